@@ -1,0 +1,163 @@
+"""A model trained at month M, evaluated on a time-based holdout and recorded in the registry."""
+
+
+import hashlib
+import json
+
+import numpy as np
+import pandas as pd
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetsDefinition,
+    DataVersion,
+    MaterializeResult,
+    MetadataValue,
+    PartitionsDefinition,
+    asset,
+)
+
+from churn_assets import __version__, modeling
+from churn_assets.assets.common import model_key, partition_month, snapshot_table, training_set_table
+from churn_assets.catalog import ModelSpec
+from churn_assets.warehouse import Warehouse, registry
+
+QUALITY_CHECK = "holdout_auc"
+
+
+def load_training_frame(warehouse: Warehouse, spec: ModelSpec, month) -> pd.DataFrame:
+    """The training set of `month` with its features, joined in the warehouse from the snapshots."""
+    features = ", ".join(f"s.{f}" for f in spec.features)
+    return warehouse.query(
+        f"SELECT t.customer_id, t.snapshot_month, t.label, {features} "
+        f"FROM {warehouse.table(training_set_table(spec.name))} t "
+        f"JOIN {warehouse.table(snapshot_table(spec.source.name))} s "
+        "ON s.customer_id = t.customer_id AND s.snapshot_month = t.snapshot_month "
+        "WHERE t.training_month = ?",
+        [month],
+    )
+
+
+def split_holdout(frame: pd.DataFrame, seed: int) -> tuple[np.ndarray, str]:
+    """Boolean mask of holdout rows: the latest labelled month, or a seeded stratified 20% split
+    when only one month is labelled."""
+    months = frame["snapshot_month"]
+    if months.nunique() >= 2:
+        return (months == months.max()).to_numpy(), f"time-based: snapshot month {pd.Timestamp(months.max()).date()}"
+    from sklearn.model_selection import train_test_split
+
+    _, holdout_index = train_test_split(frame.index, test_size=0.2, random_state=seed, stratify=frame["label"])
+    return frame.index.isin(holdout_index), "seeded stratified 20% split (single labelled month)"
+
+
+def build_model_asset(spec: ModelSpec, partitions_def: PartitionsDefinition) -> AssetsDefinition:
+    """The model version for a month: trained once per distinct input, promoted if it passes its gates."""
+    key = model_key(spec.name, "model")
+
+    @asset(
+        key=key,
+        group_name=spec.name,
+        partitions_def=partitions_def,
+        deps=[model_key(spec.name, "training_set")],
+        kinds={"xgboost", "pandas"},
+        owners=list(spec.owners),
+        code_version=__version__,
+        check_specs=[
+            AssetCheckSpec(
+                QUALITY_CHECK,
+                asset=key,
+                description=f"Holdout ROC AUC at or above {spec.gates.min_auc}. A version that fails is not "
+                "promoted: the previous champion keeps scoring.",
+            )
+        ],
+        description=f"XGBoost classifier for `{spec.label}`, trained on the month's training set, evaluated on "
+        "the latest labelled month and registered as a version in the warehouse registry.",
+        metadata={"params": MetadataValue.json(spec.params), "seed": spec.seed, "features": MetadataValue.json(list(spec.features))},
+    )
+    def model(context: AssetExecutionContext, warehouse: Warehouse):
+        month = partition_month(context)
+        frame = load_training_frame(warehouse, spec, month)
+        fingerprint = hashlib.sha256(
+            json.dumps(
+                {
+                    "training_set": modeling.frame_hash(frame, ["snapshot_month", "customer_id"]),
+                    "params": spec.params,
+                    "seed": spec.seed,
+                    "features": spec.features,
+                    "categorical": spec.categorical_features,
+                    "code_version": __version__,
+                },
+                sort_keys=True,
+                default=str,
+            ).encode()
+        ).hexdigest()
+
+        version = registry.find_by_fingerprint(warehouse, spec.name, fingerprint)
+        if version is not None:
+            context.log.info(f"Inputs unchanged: reusing {spec.name} v{version.version} (no retraining)")
+            number, metrics, importance = version.version, version.metrics, version.metrics.get("feature_importance", {})
+            reused = True
+        else:
+            holdout, split = split_holdout(frame, spec.seed)
+            schema = modeling.feature_schema(frame[~holdout], spec.features, spec.categorical_features)
+            x = modeling.feature_matrix(frame, schema)
+            y = frame["label"].to_numpy()
+            context.log.info(f"Training {spec.name} on {(~holdout).sum():,} rows; holdout {holdout.sum():,} rows ({split})")
+            trained = modeling.train(x[~holdout], y[~holdout], spec.params, spec.seed)
+            metrics = modeling.evaluate(y[holdout], modeling.predict(trained.artifact, x[holdout]))
+            metrics.update({"split": split, "training_rows": int((~holdout).sum()), "feature_importance": trained.feature_importance})
+            importance = trained.feature_importance
+            number = registry.register(
+                warehouse,
+                spec.name,
+                {
+                    "trained_for_month": month,
+                    "fingerprint": fingerprint,
+                    "training_months": json.dumps(sorted({str(pd.Timestamp(m).date()) for m in frame["snapshot_month"]})),
+                    "params": json.dumps(spec.params, sort_keys=True),
+                    "seed": spec.seed,
+                    "code_version": __version__,
+                    "metrics": json.dumps(metrics),
+                    "feature_schema": json.dumps(schema),
+                    "artifact": trained.artifact,
+                    "artifact_sha256": trained.artifact_sha256,
+                },
+            )
+            version = registry.find_by_fingerprint(warehouse, spec.name, fingerprint)
+            reused = False
+
+        passed = metrics["auc"] >= spec.gates.min_auc
+        if passed:
+            registry.promote(warehouse, spec.name, number, month)
+        champion = registry.champion_for(warehouse, spec.name, month)
+        top_features = dict(sorted(importance.items(), key=lambda kv: -kv[1])[:10])
+        return MaterializeResult(
+            metadata={
+                "version": number,
+                "reused_existing_version": reused,
+                "auc": metrics["auc"],
+                "pr_auc": metrics["pr_auc"],
+                "top_decile_lift": metrics["top_decile_lift"],
+                "holdout": metrics["split"],
+                "training_rows": metrics["training_rows"],
+                "artifact_sha256": version.artifact_sha256,
+                "champion_version": champion.version if champion else None,
+                "feature_importance": MetadataValue.json(top_features),
+            },
+            check_results=[
+                AssetCheckResult(
+                    check_name=QUALITY_CHECK,
+                    passed=passed,
+                    # A failed challenger does not stop the monthly list: the champion keeps scoring.
+                    severity=AssetCheckSeverity.WARN,
+                    description=f"holdout AUC {metrics['auc']:.3f} vs floor {spec.gates.min_auc}"
+                    + ("" if passed else f"; not promoted, champion stays v{champion.version if champion else 'none'}"),
+                    metadata={"auc": metrics["auc"], "threshold": spec.gates.min_auc, "version": number, "promoted": passed},
+                )
+            ],
+            data_version=DataVersion(version.artifact_sha256),
+        )
+
+    return model

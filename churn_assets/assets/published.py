@@ -1,0 +1,75 @@
+"""The published list: what the business (the CRM) reads, replaced one month at a time."""
+
+
+import pandas as pd
+from dagster import (
+    AssetExecutionContext,
+    AssetsDefinition,
+    MaterializeResult,
+    MetadataValue,
+    PartitionsDefinition,
+    TableColumn,
+    TableSchema,
+    asset,
+)
+
+from churn_assets.assets.common import PREDICTIONS, PUBLISHED, model_key, partition_month
+from churn_assets.catalog import ModelSpec
+from churn_assets.rules.lists import list_size
+from churn_assets.warehouse import Warehouse
+
+PUBLISHED_SCHEMA = TableSchema(
+    columns=[
+        TableColumn("model", "string", description="Catalogue name of the model"),
+        TableColumn("month", "date", description="Snapshot month the list is for (first day)"),
+        TableColumn("customer_id", "int", description="Customer on the list"),
+        TableColumn("score", "float", description="Predicted probability of the label"),
+        TableColumn("rank", "int", description="1 = highest risk; unique within model and month"),
+        TableColumn("model_version", "int", description="Registry version that scored the month"),
+        TableColumn("published_at", "timestamp", description="When this month's list was published (UTC)"),
+    ]
+)
+
+
+def build_published_asset(spec: ModelSpec, partitions_def: PartitionsDefinition, kind: str) -> AssetsDefinition:
+    """The top of the month's ranking, published atomically once every blocking gate passed."""
+
+    @asset(
+        key=model_key(spec.name, "published_predictions"),
+        group_name=spec.name,
+        partitions_def=partitions_def,
+        deps=[model_key(spec.name, "predictions")],
+        kinds={kind},
+        owners=list(spec.owners),
+        description=f"The `{spec.name}` list the business reads: the top {spec.list_top_fraction:.0%} of eligible "
+        "customers by score. One month is replaced atomically; other months are never touched.",
+        metadata={"dagster/column_schema": PUBLISHED_SCHEMA},
+    )
+    def published_predictions(context: AssetExecutionContext, warehouse: Warehouse):
+        month = partition_month(context)
+        table = warehouse.table(PREDICTIONS)
+        (scored,) = warehouse.query(
+            f"SELECT count(*) AS n FROM {table} WHERE model = ? AND month = ?", [spec.name, month]
+        )["n"].tolist()
+        k = list_size(int(scored), spec.list_top_fraction)
+        frame = warehouse.query(
+            f"SELECT model, month, customer_id, score, rank, model_version FROM {table} "
+            "WHERE model = ? AND month = ? AND rank <= ? ORDER BY rank",
+            [spec.name, month, k],
+        )
+        frame["published_at"] = pd.Timestamp.now(tz="UTC")
+        warehouse.replace_rows(PUBLISHED, {"model": spec.name, "month": month}, frame)
+        context.log.info(f"Published {len(frame):,} customers to {warehouse.table(PUBLISHED)} for {month}")
+        return MaterializeResult(
+            metadata={
+                "rows": len(frame),
+                "dagster/row_count": len(frame),
+                "table": warehouse.table(PUBLISHED),
+                "model_version": int(frame["model_version"].iloc[0]) if len(frame) else None,
+                "top_10": MetadataValue.md(frame.head(10)[["rank", "customer_id", "score"]].to_markdown(index=False))
+                if len(frame)
+                else "empty",
+            }
+        )
+
+    return published_predictions

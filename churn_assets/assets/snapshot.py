@@ -1,0 +1,171 @@
+"""The monthly snapshot of a source: an immutable copy of one month, guarded by its data contract."""
+
+
+import datetime as dt
+import json
+
+import pandas as pd
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetsDefinition,
+    Config,
+    DataVersion,
+    Failure,
+    MaterializeResult,
+    MetadataValue,
+    PartitionsDefinition,
+    asset,
+)
+
+from churn_assets.assets.common import SNAPSHOT_MANIFEST, partition_month, snapshot_key, snapshot_table
+from churn_assets.catalog import Catalog, SourceSpec
+from churn_assets.checks.contract import validate_snapshot
+from churn_assets.modeling import frame_hash
+from churn_assets.rules.months import add_months
+from churn_assets.warehouse import Warehouse
+
+CONTRACT_CHECK = "data_contract"
+
+
+class SnapshotConfig(Config):
+    """Run config of a snapshot."""
+
+    force: bool = False
+    """Replace a past snapshot whose content the source has since changed (normally refused)."""
+
+
+def required_columns(catalog: Catalog, source: SourceSpec) -> list[str]:
+    """Every column some model of this source needs: contract columns, features, exclusion columns."""
+    columns = list(source.required_columns)
+    for model in catalog.models_of_source(source.name):
+        columns += list(model.features) + [rule.column for rule in model.exclusions]
+    return list(dict.fromkeys(columns))
+
+
+def build_snapshot_asset(catalog: Catalog, source: SourceSpec, partitions_def: PartitionsDefinition, kind: str) -> AssetsDefinition:
+    """The snapshot asset of one source, shared by every model that reads it."""
+    key = snapshot_key(source.name)
+    needed = required_columns(catalog, source)
+    labels = catalog.label_columns(source.name)
+
+    @asset(
+        key=key,
+        group_name=source.name,
+        partitions_def=partitions_def,
+        kinds={kind, "pandas"},
+        owners=sorted({o for m in catalog.models_of_source(source.name) for o in m.owners}),
+        check_specs=[
+            AssetCheckSpec(
+                CONTRACT_CHECK,
+                asset=key,
+                blocking=True,
+                description="Great Expectations suite: required columns, unique non-null customer_id, "
+                "value ranges, row count within a band of last month's.",
+            )
+        ],
+        description=f"Immutable copy of `{source.relation}` for one month (labels excluded). "
+        "Its data version is a content hash; a re-run that would change a past snapshot is refused "
+        "unless run with `force: true`.",
+        metadata={"source_relation": source.relation, "required_columns": MetadataValue.json(needed)},
+    )
+    def snapshot(context: AssetExecutionContext, config: SnapshotConfig, warehouse: Warehouse):
+        month = partition_month(context)
+        context.log.info(f"Reading {source.relation} for {month}")
+        frame = warehouse.read_source_month(source.relation, month, exclude_columns=labels)
+        previous = _manifest(warehouse, source.name)
+        stored = previous[previous["month"] == month]
+
+        content_hash = frame_hash(frame, ["customer_id"]) if "customer_id" in frame.columns and len(frame) else "empty"
+        if len(stored) and stored.iloc[0]["content_hash"] != content_hash and not config.force:
+            raise Failure(
+                f"The snapshot of '{source.name}' for {month} was taken before "
+                f"({int(stored.iloc[0]['row_count'])} rows, hash {stored.iloc[0]['content_hash'][:12]}) and the "
+                f"source now gives different content ({len(frame)} rows, hash {content_hash[:12]}). "
+                "Snapshots are immutable; to replace it on purpose, re-run with run config "
+                f"ops: {{{key.to_python_identifier()}: {{config: {{force: true}}}}}} "
+                "(or `churn-assets run --force-snapshot`)."
+            )
+
+        last = previous[previous["month"] == add_months(month, -1)]
+        band = None
+        if len(last):
+            reference = int(last.iloc[0]["row_count"])
+            band = (int(reference * (1 - source.max_row_count_change)), int(reference * (1 + source.max_row_count_change)) + 1)
+        contract = validate_snapshot(frame, needed, source.value_ranges, band)
+        check = AssetCheckResult(
+            check_name=CONTRACT_CHECK,
+            passed=contract.passed,
+            severity=AssetCheckSeverity.ERROR,
+            description=contract.summary(),
+            metadata={
+                "rows": contract.row_count,
+                "missing_columns": MetadataValue.json(contract.missing_columns),
+                "failed_expectations": MetadataValue.json(contract.failures),
+                "expectations_evaluated": contract.evaluated,
+                "row_count_band": MetadataValue.json(list(band) if band else None),
+            },
+        )
+        if not contract.passed:
+            # Keep whatever was stored before: a bad month must not overwrite a good copy, and
+            # the blocking check stops everything downstream.
+            context.log.error(f"Data contract failed for {source.name} {month}: {contract.summary()}")
+            return MaterializeResult(
+                metadata={"rows": len(frame), "stored": False, "reason": contract.summary()},
+                check_results=[check],
+            )
+
+        unchanged = len(stored) and stored.iloc[0]["content_hash"] == content_hash
+        if not unchanged:
+            context.log.info(f"Storing {len(frame):,} rows in {warehouse.table(snapshot_table(source.name))}")
+            warehouse.replace_rows(snapshot_table(source.name), {"snapshot_month": month}, frame)
+            warehouse.replace_rows(
+                SNAPSHOT_MANIFEST,
+                {"source": source.name, "month": month},
+                pd.DataFrame(
+                    [
+                        {
+                            "source": source.name,
+                            "month": month,
+                            "content_hash": content_hash,
+                            "row_count": len(frame),
+                            "columns": json.dumps(list(frame.columns)),
+                            "taken_at": pd.Timestamp.now(tz="UTC"),
+                        }
+                    ]
+                ),
+            )
+        return MaterializeResult(
+            metadata={
+                "rows": len(frame),
+                "stored": True,
+                "unchanged_since_last_run": bool(unchanged),
+                "content_hash": content_hash,
+                "table": warehouse.table(snapshot_table(source.name)),
+                "dagster/row_count": len(frame),
+            },
+            check_results=[check],
+            data_version=DataVersion(content_hash),
+        )
+
+    return snapshot
+
+
+def _manifest(warehouse: Warehouse, source_name: str) -> pd.DataFrame:
+    """Stored snapshots of a source (month, content hash, row count)."""
+    if warehouse.columns(SNAPSHOT_MANIFEST) is None:
+        return pd.DataFrame(columns=["month", "content_hash", "row_count"])
+    frame = warehouse.query(
+        f"SELECT month, content_hash, row_count FROM {warehouse.table(SNAPSHOT_MANIFEST)} WHERE source = ?",
+        [source_name],
+    )
+    frame["month"] = pd.to_datetime(frame["month"]).dt.date
+    return frame
+
+
+def stored_snapshot_months(warehouse: Warehouse, source_name: str) -> dict[dt.date, str]:
+    """Months with a stored (contract-passing) snapshot, and their content hashes."""
+    manifest = _manifest(warehouse, source_name)
+    return dict(zip(manifest["month"], manifest["content_hash"]))

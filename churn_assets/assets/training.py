@@ -1,0 +1,99 @@
+"""A model's training set for a month: matured labels joined to the immutable snapshots."""
+
+
+import hashlib
+
+import pandas as pd
+from dagster import (
+    AssetDep,
+    AssetExecutionContext,
+    AssetsDefinition,
+    DataVersion,
+    Failure,
+    MaterializeResult,
+    MetadataValue,
+    PartitionsDefinition,
+    TimeWindowPartitionMapping,
+    asset,
+)
+
+from churn_assets.assets.common import model_key, partition_month, snapshot_key, training_set_table
+from churn_assets.assets.snapshot import stored_snapshot_months
+from churn_assets.catalog import ModelSpec
+from churn_assets.rules.months import add_months, training_months
+from churn_assets.warehouse import Warehouse
+
+
+def build_training_set_asset(spec: ModelSpec, partitions_def: PartitionsDefinition, kind: str) -> AssetsDefinition:
+    """Rows (customer, labelled month, label) a model trained at month M may learn from.
+
+    Only months whose label window has closed by M are used (snapshot_month <= M - horizon),
+    so no row's outcome was unknown at M. Features are not copied: they stay in the immutable
+    snapshots and are joined by the model at training time.
+    """
+    # Training at M reads the snapshots of months M-horizon-window+1 .. M-horizon.
+    mapping = TimeWindowPartitionMapping(
+        start_offset=-(spec.horizon_months + spec.training_window_months - 1),
+        end_offset=-spec.horizon_months,
+        allow_nonexistent_upstream_partitions=True,
+    )
+
+    @asset(
+        key=model_key(spec.name, "training_set"),
+        group_name=spec.name,
+        partitions_def=partitions_def,
+        deps=[AssetDep(snapshot_key(spec.source.name), partition_mapping=mapping)],
+        kinds={kind, "pandas"},
+        owners=list(spec.owners),
+        description=f"Labelled rows for training `{spec.name}` at month M: snapshot months "
+        f"M-{spec.horizon_months + spec.training_window_months - 1} .. M-{spec.horizon_months} joined to "
+        f"`{spec.label}` read from `{spec.source.relation}` once its {spec.horizon_months}-month window closed.",
+        metadata={"label": spec.label, "horizon_months": spec.horizon_months, "training_window_months": spec.training_window_months},
+    )
+    def training_set(context: AssetExecutionContext, warehouse: Warehouse):
+        month = partition_month(context)
+        wanted = training_months(month, spec.horizon_months, spec.training_window_months)
+        snapshots = stored_snapshot_months(warehouse, spec.source.name)
+        available = [m for m in wanted if m in snapshots]
+        if not available:
+            raise Failure(
+                f"No labelled month to train '{spec.name}' at {month}: it needs a snapshot of at least one of "
+                f"{wanted[0]} .. {wanted[-1]} (labels mature {spec.horizon_months} months after the snapshot). "
+                "Materialise those months' snapshots first, or start later."
+            )
+        labels = warehouse.read_labels(spec.source.relation, spec.label, available)
+        keys = warehouse.query(
+            f"SELECT customer_id, snapshot_month FROM {warehouse.table('snapshot_' + spec.source.name)} "
+            f"WHERE snapshot_month IN ({', '.join('?' for _ in available)})",
+            available,
+        )
+        rows = keys.merge(labels, on=["customer_id", "snapshot_month"], how="inner").rename(columns={spec.label: "label"})
+        rows["label"] = rows["label"].astype("int8")
+        rows.insert(0, "training_month", month)
+        if rows.empty or rows["label"].nunique() < 2:
+            raise Failure(f"The training set of '{spec.name}' at {month} holds {len(rows)} rows of a single class; cannot train.")
+
+        per_month = rows.groupby("snapshot_month")["label"].agg(["size", "mean"])
+        # The data version: which immutable snapshots, and which labels were joined.
+        digest = hashlib.sha256("|".join(f"{m}:{snapshots[m]}" for m in available).encode())
+        digest.update(pd.util.hash_pandas_object(rows.sort_values(["snapshot_month", "customer_id"]), index=False).values.tobytes())
+        content_hash = digest.hexdigest()
+
+        warehouse.replace_rows(training_set_table(spec.name), {"training_month": month}, rows)
+        latest = max(available)
+        return MaterializeResult(
+            metadata={
+                "rows": len(rows),
+                "dagster/row_count": len(rows),
+                "months": MetadataValue.json([str(m) for m in available]),
+                "months_missing_snapshot": MetadataValue.json([str(m) for m in wanted if m not in snapshots]),
+                "rows_per_month": MetadataValue.json({str(k): int(v) for k, v in per_month["size"].items()}),
+                "label_rate": float(rows["label"].mean()),
+                "latest_label_window_closes": str(add_months(latest, spec.horizon_months)),
+                "content_hash": content_hash,
+                "table": warehouse.table(training_set_table(spec.name)),
+            },
+            data_version=DataVersion(content_hash),
+        )
+
+    return training_set

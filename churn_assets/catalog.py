@@ -1,0 +1,279 @@
+"""The model catalogue: parse and validate ``models.yaml`` into typed, frozen specs.
+
+Everything that differs between models lives in the catalogue, so adding a model is adding a
+YAML entry. Validation happens when the code location loads and every error names the file,
+the model and the key at fault. Identifiers that reach SQL are checked here, once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DEFAULT_CATALOG = Path(__file__).with_name("models.yaml")
+CATALOG_ENV_VAR = "CHURN_MODELS"
+
+# Plain SQL identifiers only: letters, digits and underscores, not starting with a digit.
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# A relation may be schema-qualified (schema.table or database.schema.table).
+_RELATION = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){0,2}$")
+
+
+class CatalogError(ValueError):
+    """The catalogue is malformed; the message names the file, the model and the key."""
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """A relation that follows the source contract (one row per customer per month)."""
+
+    name: str
+    relation: str
+    value_ranges: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
+    required_columns: tuple[str, ...] = ()
+    max_row_count_change: float = 0.5
+    """A month's row count may differ from the previous month's by at most this fraction."""
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    """Customers whose `column` equals `equals` are never scored nor listed."""
+
+    column: str
+    equals: Any
+    reason: str
+
+
+@dataclass(frozen=True)
+class Gates:
+    """Thresholds of the gates that guard publishing."""
+
+    min_top_k_overlap: float
+    max_top_k_overlap: float | None
+    min_auc: float
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One customer classification model, as declared in the catalogue."""
+
+    name: str
+    description: str
+    owners: tuple[str, ...]
+    source: SourceSpec
+    label: str
+    horizon_months: int
+    training_window_months: int
+    features: tuple[str, ...]
+    categorical_features: tuple[str, ...]
+    params: dict[str, Any]
+    seed: int
+    exclusions: tuple[Exclusion, ...]
+    list_top_fraction: float
+    gates: Gates
+
+    @property
+    def numeric_features(self) -> tuple[str, ...]:
+        return tuple(f for f in self.features if f not in self.categorical_features)
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """All sources and models of one catalogue file."""
+
+    path: Path
+    partitions_start: dt.date
+    sources: dict[str, SourceSpec]
+    models: dict[str, ModelSpec]
+
+    def models_of_source(self, source_name: str) -> list[ModelSpec]:
+        return [m for m in self.models.values() if m.source.name == source_name]
+
+    def label_columns(self, source_name: str) -> set[str]:
+        """Every label read from a source: never copied into a snapshot (no leakage)."""
+        return {m.label for m in self.models_of_source(source_name)}
+
+
+def catalog_path() -> Path:
+    """The catalogue in force: ``$CHURN_MODELS`` if set, else the packaged ``models.yaml``."""
+    return Path(os.environ.get(CATALOG_ENV_VAR) or DEFAULT_CATALOG)
+
+
+def load_catalog(path: str | Path | None = None) -> Catalog:
+    """Read and validate a catalogue file; raise CatalogError naming file, model and key."""
+    path = Path(path) if path else catalog_path()
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError as exc:
+        raise CatalogError(f"{path}: catalogue file not found") from exc
+    except yaml.YAMLError as exc:
+        raise CatalogError(f"{path}: not valid YAML: {exc}") from exc
+    return _parse(path, raw)
+
+
+class _Reader:
+    """Typed access to one mapping of the YAML, with errors that say where."""
+
+    def __init__(self, path: Path, where: str, data: Any):
+        self.path, self.where = path, where
+        if not isinstance(data, dict):
+            self.fail(None, f"must be a mapping, got {type(data).__name__}")
+        self.data = data
+
+    def fail(self, key: str | None, message: str):
+        at = f"{self.where}, key '{key}'" if key else self.where
+        raise CatalogError(f"{self.path}: {at}: {message}")
+
+    def get(self, key: str, kind: type | tuple[type, ...], default: Any = ...) -> Any:
+        if key not in self.data:
+            if default is ...:
+                self.fail(key, "is required")
+            return default
+        value = self.data[key]
+        # bool is an int in Python; a threshold of `true` is a typo, not a number.
+        if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
+            self.fail(key, f"must be {_kind_name(kind)}, got a boolean")
+        if not isinstance(value, kind):
+            self.fail(key, f"must be {_kind_name(kind)}, got {type(value).__name__} {value!r}")
+        return value
+
+    def identifier(self, key: str, value: Any = ..., pattern: re.Pattern = _IDENTIFIER) -> str:
+        value = self.get(key, str) if value is ... else value
+        if not isinstance(value, str) or not pattern.match(value):
+            self.fail(key, f"{value!r} is not a plain SQL identifier (letters, digits, underscore)")
+        return value
+
+    def identifiers(self, key: str, default: Any = ...) -> tuple[str, ...]:
+        values = self.get(key, list, default)
+        for value in values:
+            self.identifier(key, value)
+        if len(set(values)) != len(values):
+            self.fail(key, f"lists a name twice: {sorted({v for v in values if values.count(v) > 1})}")
+        return tuple(values)
+
+    def fraction(self, key: str, default: Any = ..., allow_none: bool = False) -> float | None:
+        value = self.get(key, (int, float, type(None)) if allow_none else (int, float), default)
+        if value is None:
+            return None
+        if not 0.0 <= float(value) <= 1.0:
+            self.fail(key, f"must be between 0 and 1, got {value}")
+        return float(value)
+
+    def positive_int(self, key: str, default: Any = ...) -> int:
+        value = self.get(key, int, default)
+        if value < 1:
+            self.fail(key, f"must be a positive integer, got {value}")
+        return value
+
+
+def _kind_name(kind: type | tuple[type, ...]) -> str:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    names = {int: "a number", float: "a number", str: "a string", list: "a list", dict: "a mapping"}
+    return " or ".join(dict.fromkeys(names.get(k, k.__name__) for k in kinds if k is not type(None)))
+
+
+def _parse(path: Path, raw: Any) -> Catalog:
+    top = _Reader(path, "top level", raw)
+    start = top.get("partitions_start", (dt.date, str))
+    try:
+        start = start if isinstance(start, dt.date) else dt.date.fromisoformat(start)
+    except ValueError:
+        top.fail("partitions_start", f"{start!r} is not a date (YYYY-MM-01)")
+    if start.day != 1:
+        top.fail("partitions_start", f"{start} must be the first day of a month")
+
+    sources = {}
+    for name, body in top.get("sources", dict).items():
+        reader = _Reader(path, f"source '{name}'", body)
+        reader.identifier("name", name)
+        ranges = {}
+        for column, bounds in reader.get("value_ranges", dict, {}).items():
+            reader.identifier("value_ranges", column)
+            if not (isinstance(bounds, list) and len(bounds) == 2):
+                reader.fail("value_ranges", f"{column}: must be [min, max] (null for open)")
+            ranges[column] = (bounds[0], bounds[1])
+        sources[name] = SourceSpec(
+            name=name,
+            relation=reader.identifier("relation", pattern=_RELATION),
+            value_ranges=ranges,
+            required_columns=reader.identifiers("required_columns", ()),
+            max_row_count_change=reader.fraction("max_row_count_change", 0.5),
+        )
+    if not sources:
+        top.fail("sources", "declares no source")
+
+    models = {}
+    for name, body in top.get("models", dict).items():
+        models[name] = _parse_model(path, name, body, sources)
+    if not models:
+        top.fail("models", "declares no model")
+    return Catalog(path=path, partitions_start=start, sources=sources, models=models)
+
+
+def _parse_model(path: Path, name: str, body: Any, sources: dict[str, SourceSpec]) -> ModelSpec:
+    r = _Reader(path, f"model '{name}'", body)
+    r.identifier("name", name)
+    source_name = r.get("source", str)
+    if source_name not in sources:
+        r.fail("source", f"unknown source {source_name!r}; declared sources: {sorted(sources)}")
+    features = r.identifiers("features")
+    if not features:
+        r.fail("features", "lists no feature")
+    categorical = r.identifiers("categorical_features", ())
+    stray = [c for c in categorical if c not in features]
+    if stray:
+        r.fail("categorical_features", f"not listed in features: {stray}")
+    label = r.identifier("label")
+    if label in features:
+        r.fail("label", f"{label!r} is also a feature (that would leak the outcome)")
+
+    exclusions = []
+    for item in r.get("exclusions", list, []):
+        er = _Reader(path, f"model '{name}', an exclusion", item)
+        exclusions.append(
+            Exclusion(
+                column=er.identifier("column"),
+                equals=er.get("equals", (str, int, float, bool)),
+                reason=er.get("reason", str, ""),
+            )
+        )
+
+    g = _Reader(path, f"model '{name}', gates", r.get("gates", dict))
+    gates = Gates(
+        min_top_k_overlap=g.fraction("min_top_k_overlap"),
+        max_top_k_overlap=g.fraction("max_top_k_overlap", None, allow_none=True),
+        min_auc=g.fraction("min_auc"),
+    )
+    if gates.max_top_k_overlap is not None and gates.max_top_k_overlap < gates.min_top_k_overlap:
+        g.fail("max_top_k_overlap", "is below min_top_k_overlap")
+
+    top_fraction = r.fraction("list_top_fraction")
+    if top_fraction == 0:
+        r.fail("list_top_fraction", "must be above 0")
+    params = r.get("params", dict, {})
+    for key in params:
+        if key in {"seed", "random_state", "nthread", "n_jobs", "enable_categorical"}:
+            r.fail("params", f"'{key}' is set by the pipeline (use the model's 'seed' key)")
+    owners = r.get("owners", list, [])
+    return ModelSpec(
+        name=name,
+        description=r.get("description", str, f"Customer classification model '{name}'."),
+        owners=tuple(owners),
+        source=sources[source_name],
+        label=label,
+        horizon_months=r.positive_int("horizon_months"),
+        training_window_months=r.positive_int("training_window_months"),
+        features=features,
+        categorical_features=categorical,
+        params=dict(params),
+        seed=r.get("seed", int, 0),
+        exclusions=tuple(exclusions),
+        list_top_fraction=top_fraction,
+        gates=gates,
+    )

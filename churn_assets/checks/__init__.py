@@ -1,0 +1,1 @@
+"""Gates: rules and data contracts turned into Dagster asset check results."""

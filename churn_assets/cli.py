@@ -1,0 +1,166 @@
+"""`churn-assets`: what Dagster's own CLI does not do (seed the sample business, run months in order).
+
+Errors a user can fix are one line on stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+
+class UsageError(Exception):
+    """A problem with the command line or the setup that the user can fix."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="churn-assets", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    seed = commands.add_parser("seed", help="write the simulated sample business into the local DuckDB warehouse")
+    seed.add_argument("--customers", type=int, default=50_000, help="customers in the first month (default 50,000)")
+    seed.add_argument("--months", type=int, default=24, help="monthly snapshots to simulate (default 24)")
+    seed.add_argument("--seed", type=int, default=7, help="random seed (same seed, same business)")
+    seed.add_argument("--end-month", help="last simulated month, YYYY-MM (default: last completed month)")
+    seed.add_argument("--if-missing", action="store_true", help="do nothing if the warehouse already holds the source")
+
+    run = commands.add_parser("run", help="materialise every month in order, for every model, and print a summary")
+    run.add_argument("--models", help="comma-separated model names (default: every model of the catalogue)")
+    run.add_argument("--from", dest="first", help="first month, YYYY-MM (default: first month of the source)")
+    run.add_argument("--to", dest="last", help="last month, YYYY-MM (default: last month of the source)")
+    run.add_argument("--force-snapshot", action="store_true", help="replace past snapshots whose source changed")
+    run.add_argument("--verbose", action="store_true", help="show Dagster's event log")
+
+    sql = commands.add_parser("sql", help="run a read-only SQL query on the local warehouse and print the result")
+    sql.add_argument("query")
+
+    args = parser.parse_args(argv)
+    try:
+        return {"seed": _seed, "run": _run, "sql": _sql}[args.command](args)
+    except UsageError as exc:
+        print(f"churn-assets: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _month_arg(value: str | None, flag: str) -> dt.date | None:
+    from churn_assets.rules.months import parse_month
+
+    if value is None:
+        return None
+    try:
+        return parse_month(value)
+    except ValueError as exc:
+        raise UsageError(f"{flag}: {exc}") from None
+
+
+def _load():
+    """Catalogue and environment, with their errors as one-line usage errors."""
+    from churn_assets.catalog import CatalogError, load_catalog
+    from churn_assets.environment import EnvironmentError_, load_environment
+
+    try:
+        return load_catalog(), load_environment()
+    except (CatalogError, EnvironmentError_) as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _seed(args) -> int:
+    from churn_assets.simulate import seed_duckdb
+
+    _, environment = _load()
+    if environment.name != "local":
+        raise UsageError("seed writes the simulated business into the local DuckDB warehouse only (CHURN_ENV=local)")
+    if args.customers < 1 or args.months < 1:
+        raise UsageError("--customers and --months must be positive")
+    database = Path(environment.warehouse.database)
+    if args.if_missing and _source_exists(environment):
+        print(f"Sample business already seeded in {database} (delete it or run `churn-assets seed` to re-seed)")
+        return 0
+    started = time.perf_counter()
+    summary = seed_duckdb(
+        database,
+        customers=args.customers,
+        months=args.months,
+        seed=args.seed,
+        end_month=_month_arg(args.end_month, "--end-month"),
+        progress=lambda message: print(f"  seed: {message}", flush=True),
+    )
+    print(f"Seeded {database} in {time.perf_counter() - started:.1f}s: {summary}")
+    return 0
+
+
+def _source_exists(environment) -> bool:
+    try:
+        return bool(environment.warehouse.query("SELECT count(*) AS n FROM analytics.customer_features_monthly")["n"].iloc[0])
+    except Exception:  # noqa: BLE001 - no database or no view yet both mean "not seeded"
+        return False
+
+
+def _dagster_instance():
+    """The persistent local Dagster instance (runs show up in `make ui`)."""
+    from dagster import DagsterInstance
+
+    from churn_assets.environment import REPO_ROOT, churn_home
+
+    home = Path(os.environ.get("DAGSTER_HOME") or churn_home() / "dagster")
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "dagster.yaml").exists() and (REPO_ROOT / "dagster.yaml").exists():
+        shutil.copy(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
+    os.environ["DAGSTER_HOME"] = str(home)
+    return DagsterInstance.get()
+
+
+def _run(args) -> int:
+    from churn_assets.monthly_run import run_months
+
+    catalog, environment = _load()
+    names = [m.strip() for m in args.models.split(",")] if args.models else list(catalog.models)
+    unknown = [n for n in names if n not in catalog.models]
+    if unknown:
+        raise UsageError(f"--models: unknown model(s) {unknown}; the catalogue has {sorted(catalog.models)}")
+    first, last = _month_arg(args.first, "--from"), _month_arg(args.last, "--to")
+    if first and last and first > last:
+        raise UsageError(f"--from {first} is after --to {last}")
+    try:
+        report = run_months(
+            catalog,
+            environment,
+            _dagster_instance(),
+            models=names,
+            first=first,
+            last=last,
+            force_snapshot=args.force_snapshot,
+            verbose=args.verbose,
+            echo=lambda line: print(line, flush=True),
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    return 0 if report.all_succeeded else 1
+
+
+def _sql(args) -> int:
+    import pandas as pd
+
+    import duckdb
+
+    _, environment = _load()
+    if environment.name != "local":
+        raise UsageError("sql queries the local DuckDB warehouse only; use Snowflake's own tools for dev and prod")
+    try:
+        # Read-only connection: the command cannot change the warehouse, whatever the query says.
+        with duckdb.connect(environment.warehouse.database, read_only=True) as conn:
+            frame = conn.execute(args.query).df()
+    except Exception as exc:  # noqa: BLE001 - the database's own message is the useful part
+        raise UsageError(str(exc).splitlines()[0]) from None
+    with pd.option_context("display.max_rows", 200, "display.width", 200):
+        print(frame.to_string(index=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

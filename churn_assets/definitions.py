@@ -1,0 +1,83 @@
+"""Builds the code location's Definitions from the model catalogue and the environment."""
+
+from __future__ import annotations
+
+from dagster import (
+    AssetSelection,
+    DefaultScheduleStatus,
+    Definitions,
+    MonthlyPartitionsDefinition,
+    build_schedule_from_partitioned_job,
+    define_asset_job,
+    in_process_executor,
+    multiprocess_executor,
+    with_source_code_references,
+)
+
+from churn_assets.assets.common import snapshot_key
+from churn_assets.assets.model import build_model_asset
+from churn_assets.assets.predictions import build_predictions_asset
+from churn_assets.assets.published import build_published_asset
+from churn_assets.assets.snapshot import build_snapshot_asset
+from churn_assets.assets.training import build_training_set_asset
+from churn_assets.catalog import Catalog, load_catalog
+from churn_assets.environment import Environment, load_environment
+
+ALL_MODELS_JOB = "all_models_monthly"
+
+
+def model_job_name(model: str) -> str:
+    return f"{model}_monthly"
+
+
+def build_definitions(catalog: Catalog | None = None, environment: Environment | None = None) -> Definitions:
+    """Every asset, job and schedule for every model of the catalogue, wired to one environment."""
+    catalog = catalog or load_catalog()
+    environment = environment or load_environment()
+    kind = environment.warehouse_kind
+    # Partition key = first day of the month; the last partition is the last completed month.
+    months = MonthlyPartitionsDefinition(start_date=catalog.partitions_start.isoformat())
+
+    assets = [build_snapshot_asset(catalog, source, months, kind) for source in catalog.sources.values()]
+    jobs = []
+    for spec in catalog.models.values():
+        assets += [
+            build_training_set_asset(spec, months, kind),
+            build_model_asset(spec, months),
+            build_predictions_asset(spec, months, kind),
+            build_published_asset(spec, months, kind),
+        ]
+        jobs.append(
+            define_asset_job(
+                model_job_name(spec.name),
+                selection=AssetSelection.groups(spec.name) | AssetSelection.assets(snapshot_key(spec.source.name)),
+                partitions_def=months,
+                description=f"The monthly life of `{spec.name}`: snapshot, train, score, gate, publish.",
+                tags={"churn/model": spec.name},
+            )
+        )
+    all_models = define_asset_job(
+        ALL_MODELS_JOB,
+        selection=AssetSelection.all(),
+        partitions_def=months,
+        description="Every model of the catalogue for one month; sources are snapshotted once.",
+    )
+    monthly = build_schedule_from_partitioned_job(
+        all_models,
+        name="monthly_last_completed_month",
+        description="On the 2nd of each month at 06:00 UTC, runs every model for the month that just ended.",
+        day_of_month=2,
+        hour_of_day=6,
+        default_status=DefaultScheduleStatus.RUNNING if environment.schedules_running else DefaultScheduleStatus.STOPPED,
+    )
+    return Definitions(
+        assets=with_source_code_references(assets),
+        jobs=[all_models, *jobs],
+        schedules=[monthly],
+        resources={"warehouse": environment.warehouse},
+        # One DuckDB file takes one writing process at a time: run steps in-process locally.
+        executor=in_process_executor if environment.warehouse_kind == "duckdb" else multiprocess_executor,
+    )
+
+
+defs = build_definitions()

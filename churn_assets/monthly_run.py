@@ -1,0 +1,225 @@
+"""Materialise months in order through a Dagster instance, and summarise what each month did.
+
+Used by `churn-assets run` (and so `make run`): each month is one Dagster run of the
+all-models job, recorded in the instance, so the UI shows the same history.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+from dagster import AssetKey, DagsterInstance
+
+from churn_assets.assets.common import model_key, snapshot_key
+from churn_assets.catalog import Catalog, ModelSpec
+from churn_assets.definitions import ALL_MODELS_JOB, build_definitions
+from churn_assets.environment import Environment
+from churn_assets.rules.months import add_months, last_completed_month
+
+STAGES = ("training_set", "model", "predictions", "published_predictions")
+
+
+@dataclass
+class ModelMonth:
+    """What one model did in one month."""
+
+    model: str
+    source: str
+    status: str = "skipped"
+    version: int | None = None
+    auc: float | None = None
+    scored: int | None = None
+    overlap: float | None = None
+    published: int | None = None
+    failed_checks: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+@dataclass
+class MonthOutcome:
+    month: dt.date
+    run_id: str
+    success: bool
+    snapshot_rows: dict[str, int] = field(default_factory=dict)
+    contract: dict[str, bool] = field(default_factory=dict)
+    models: list[ModelMonth] = field(default_factory=list)
+
+
+@dataclass
+class RunReport:
+    months: list[MonthOutcome]
+
+    @property
+    def all_succeeded(self) -> bool:
+        return all(m.success for m in self.months)
+
+
+def source_months(environment: Environment, relation: str) -> list[dt.date]:
+    """Months present in a source relation."""
+    frame = environment.warehouse.query(f"SELECT DISTINCT snapshot_month FROM {relation} ORDER BY 1")
+    return [pd.Timestamp(v).date() for v in frame["snapshot_month"]]
+
+
+def is_trainable(spec: ModelSpec, month: dt.date, available: list[dt.date]) -> bool:
+    """True when at least one month of the model's training window has source data."""
+    first = add_months(month, -(spec.horizon_months + spec.training_window_months - 1))
+    last = add_months(month, -spec.horizon_months)
+    return any(first <= m <= last for m in available)
+
+
+def run_months(
+    catalog: Catalog,
+    environment: Environment,
+    instance: DagsterInstance,
+    models: list[str],
+    first: dt.date | None = None,
+    last: dt.date | None = None,
+    force_snapshot: bool = False,
+    verbose: bool = False,
+    echo: Callable[[str], None] = print,
+) -> RunReport:
+    """Run every month from `first` to `last` in order for `models`; print a line per model and month."""
+    defs = build_definitions(catalog, environment)
+    job = defs.resolve_job_def(ALL_MODELS_JOB)
+    specs = [catalog.models[name] for name in models]
+    sources = {spec.source.name: spec.source for spec in specs}
+    available = {name: source_months(environment, source.relation) for name, source in sources.items()}
+    months = sorted({m for ms in available.values() for m in ms})
+    newest_allowed = last_completed_month()
+    months = [
+        m for m in months
+        if (first is None or m >= first) and (last is None or m <= last)
+        and catalog.partitions_start <= m <= newest_allowed
+    ]
+    if not months:
+        raise ValueError(
+            "no month to run: the source holds no month between "
+            f"{first or catalog.partitions_start} and {last or newest_allowed} (seed it with `churn-assets seed`)"
+        )
+
+    echo(f"Running {len(months)} months ({months[0]} .. {months[-1]}) for {', '.join(models)} in {environment.name}")
+    echo(_header())
+    outcomes = []
+    for index, month in enumerate(months, start=1):
+        selection = [snapshot_key(name) for name in sources]
+        for spec in specs:
+            if is_trainable(spec, month, available[spec.source.name]):
+                selection += [model_key(spec.name, stage) for stage in STAGES]
+        run_config: dict[str, Any] = {}
+        if not verbose:
+            run_config["loggers"] = {"console": {"config": {"log_level": "WARNING"}}}
+        if force_snapshot:
+            run_config["ops"] = {snapshot_key(n).to_python_identifier(): {"config": {"force": True}} for n in sources}
+        result = job.execute_in_process(
+            partition_key=month.isoformat(),
+            instance=instance,
+            asset_selection=selection,
+            run_config=run_config,
+            raise_on_error=False,
+            tags={"churn/month": month.isoformat(), "churn/trigger": "churn-assets run"},
+        )
+        outcome = summarise(result, month, specs, sources, set(selection))
+        outcomes.append(outcome)
+        for line in format_month(outcome, index, len(months)):
+            echo(line)
+
+    report = RunReport(outcomes)
+    echo("")
+    ok = sum(m.success for m in outcomes)
+    echo(f"{ok}/{len(outcomes)} monthly runs succeeded.")
+    echo(f"Published lists: table {environment.warehouse.table('published_predictions')} in {_where(environment)}")
+    if environment.name == "local":
+        echo("  e.g. churn-assets sql \"SELECT model, month, count(*) FROM churn.published_predictions GROUP BY ALL ORDER BY 1, 2\"")
+    echo(f"Dagster instance (run history): {instance.root_directory}")
+    echo("Open the UI (lineage, checks, runs): make ui  ->  http://127.0.0.1:3000")
+    return report
+
+
+def _where(environment: Environment) -> str:
+    return getattr(environment.warehouse, "database", environment.name)
+
+
+def summarise(result, month: dt.date, specs: list[ModelSpec], sources: dict, selection: set[AssetKey]) -> MonthOutcome:
+    """Read a run's materialisations, check evaluations and failures into a MonthOutcome."""
+    materialised: dict[AssetKey, dict[str, Any]] = {}
+    for event in result.get_asset_materialization_events():
+        mat = event.asset_materialization
+        materialised[mat.asset_key] = {k: v.value for k, v in mat.metadata.items()}
+    checks = {(e.asset_key, e.check_name): e for e in result.get_asset_check_evaluations()}
+    failures = {}
+    for event in result.get_step_failure_events():
+        error = event.event_specific_data.error
+        failures[event.step_key] = (error.message.strip().splitlines() or ["failed"])[-1] if error else "failed"
+
+    outcome = MonthOutcome(month=month, run_id=result.run_id, success=result.success)
+    for name in sources:
+        key = snapshot_key(name)
+        outcome.snapshot_rows[name] = materialised.get(key, {}).get("rows")
+        check = checks.get((key, "data_contract"))
+        outcome.contract[name] = None if check is None else check.passed
+        if key.to_python_identifier() in failures:
+            outcome.contract[name] = False
+    for spec in specs:
+        row = ModelMonth(model=spec.name, source=spec.source.name)
+        if model_key(spec.name, "model") not in selection:
+            row.status = "snapshot only: no labelled month yet"
+            outcome.models.append(row)
+            continue
+        model_md = materialised.get(model_key(spec.name, "model"), {})
+        row.version, row.auc = model_md.get("version"), model_md.get("auc")
+        row.scored = materialised.get(model_key(spec.name, "predictions"), {}).get("rows_scored")
+        row.published = materialised.get(model_key(spec.name, "published_predictions"), {}).get("rows")
+        overlap = checks.get((model_key(spec.name, "predictions"), "top_k_overlap"))
+        row.overlap = overlap.metadata["overlap"].value if overlap is not None and "overlap" in overlap.metadata else None
+        row.failed_checks = [
+            f"{'/'.join(key.path)}:{name}" for (key, name), e in checks.items() if not e.passed and key in _keys_of(spec)
+        ]
+        errors = [msg for step, msg in failures.items() if step.startswith(spec.name + "__") or step.startswith(spec.source.name + "__")]
+        row.error = errors[0] if errors else None
+        if row.published is not None:
+            row.status = "published" if not row.failed_checks else "published (warning: " + ", ".join(row.failed_checks) + ")"
+        else:
+            row.status = "NOT published: " + (", ".join(row.failed_checks) or row.error or "upstream failed")
+        outcome.models.append(row)
+    return outcome
+
+
+def _keys_of(spec: ModelSpec) -> set[AssetKey]:
+    return {snapshot_key(spec.source.name)} | {model_key(spec.name, s) for s in STAGES}
+
+
+_COLUMNS = "{:<10}  {:<7}  {:<10}  {:>9}  {:>8}  {:>7}  {:>6}  {:>9}  {:>7}  {:>9}  {}"
+
+
+def _header() -> str:
+    return _COLUMNS.format("month", "run", "model", "snapshot", "contract", "version", "AUC", "scored", "overlap", "published", "status")
+
+
+def format_month(outcome: MonthOutcome, index: int, total: int) -> list[str]:
+    lines = []
+    for row in outcome.models:
+        contract = outcome.contract.get(row.source)
+        lines.append(
+            _COLUMNS.format(
+                str(outcome.month),
+                f"{index}/{total}",
+                row.model,
+                _fmt(outcome.snapshot_rows.get(row.source)),
+                {True: "passed", False: "FAILED", None: "-"}[contract],
+                f"v{row.version}" if row.version else "-",
+                f"{row.auc:.3f}" if row.auc is not None else "-",
+                _fmt(row.scored),
+                f"{row.overlap:.2f}" if row.overlap is not None else "-",
+                _fmt(row.published),
+                row.status,
+            )
+        )
+    return lines
+
+
+def _fmt(value) -> str:
+    return f"{int(value):,}" if value is not None else "-"

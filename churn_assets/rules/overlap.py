@@ -1,0 +1,44 @@
+"""Top-K overlap with last month's published list: the stakeholders' stability rule."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class OverlapResult:
+    """Overlap of this month's list with the previous list, over customers present in both months."""
+
+    overlap: float | None
+    previous_listed: int
+    previous_listed_still_present: int
+    relisted: int
+    entering: int
+    leaving_still_present: int
+
+    @property
+    def comparable(self) -> bool:
+        return self.overlap is not None
+
+
+def top_k_overlap(current_list: np.ndarray, previous_list: np.ndarray, current_population: np.ndarray) -> OverlapResult:
+    """Share of last month's listed customers, still present this month, that are listed again.
+
+    Customers who left since (churned, became ineligible) cannot be listed again; counting
+    them would make an honest model look unstable, so the denominator excludes them.
+    """
+    current_list = np.unique(np.asarray(current_list))
+    previous_list = np.unique(np.asarray(previous_list))
+    still_present = np.intersect1d(previous_list, np.asarray(current_population), assume_unique=False)
+    relisted = np.intersect1d(still_present, current_list, assume_unique=True)
+    overlap = len(relisted) / len(still_present) if len(still_present) else None
+    return OverlapResult(
+        overlap=overlap,
+        previous_listed=len(previous_list),
+        previous_listed_still_present=len(still_present),
+        relisted=len(relisted),
+        entering=len(current_list) - len(np.intersect1d(current_list, previous_list, assume_unique=True)),
+        leaving_still_present=len(still_present) - len(relisted),
+    )

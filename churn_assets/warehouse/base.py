@@ -1,0 +1,106 @@
+"""The warehouse resource every asset talks to.
+
+Assets never build SQL strings from user input: table and column names come from the
+validated catalogue (plain identifiers) and values are bound parameters (``?``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import pandas as pd
+from dagster import ConfigurableResource
+
+
+class WarehouseError(RuntimeError):
+    """A warehouse operation failed; the message says which table and what to do."""
+
+
+class Warehouse(ConfigurableResource):
+    """Tables of one environment (a DuckDB file or a Snowflake schema).
+
+    Subclasses provide `connect`, `_write_frame` and `_columns`; everything else is shared SQL.
+    """
+
+    schema_name: str = "churn"
+
+    # -- engine-specific ---------------------------------------------------------------
+    @contextmanager
+    def connect(self) -> Iterator[Any]:  # pragma: no cover - abstract
+        raise NotImplementedError
+        yield
+
+    def _write_frame(self, conn: Any, table: str, frame: pd.DataFrame) -> None:  # pragma: no cover
+        """Append `frame` to `table` (creating it from the frame's schema if needed)."""
+        raise NotImplementedError
+
+    def _columns(self, conn: Any, table: str) -> list[str] | None:  # pragma: no cover
+        """Column names of a table in this schema, or None when it does not exist."""
+        raise NotImplementedError
+
+    @property
+    def kind(self) -> str:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # -- shared ------------------------------------------------------------------------
+    def table(self, name: str) -> str:
+        """Schema-qualified name of one of the pipeline's own tables."""
+        return f"{self.schema_name}.{name}"
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
+        with self.connect() as conn:
+            return self._fetch_df(conn, sql, params)
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        with self.connect() as conn:
+            conn.execute(sql, list(params))
+
+    def columns(self, table: str) -> list[str] | None:
+        with self.connect() as conn:
+            return self._columns(conn, table)
+
+    def _fetch_df(self, conn: Any, sql: str, params: Sequence[Any]) -> pd.DataFrame:
+        return conn.execute(sql, list(params)).df()
+
+    def replace_rows(self, table: str, key: Mapping[str, Any], frame: pd.DataFrame) -> None:
+        """Atomically replace the rows of `table` matching `key` (e.g. one model's month) by `frame`.
+
+        Delete and insert run in one transaction: a reader sees the old rows or the new
+        rows, never a mix, and rows outside `key` are never touched.
+        """
+        where = " AND ".join(f"{column} = ?" for column in key)
+        with self.connect() as conn:
+            conn.execute("BEGIN TRANSACTION")
+            try:
+                if self._columns(conn, table) is not None:
+                    conn.execute(f"DELETE FROM {self.table(table)} WHERE {where}", list(key.values()))
+                if len(frame):
+                    self._write_frame(conn, table, frame)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    def append_rows(self, table: str, frame: pd.DataFrame) -> None:
+        with self.connect() as conn:
+            self._write_frame(conn, table, frame)
+
+    def read_source_month(self, relation: str, month: dt.date, exclude_columns: set[str]) -> pd.DataFrame:
+        """Every column of a source relation for one month, minus `exclude_columns` (labels)."""
+        with self.connect() as conn:
+            frame = self._fetch_df(conn, f"SELECT * FROM {relation} WHERE snapshot_month = ?", [month])
+        return frame.drop(columns=[c for c in frame.columns if c in exclude_columns])
+
+    def read_labels(self, relation: str, label: str, months: Sequence[dt.date]) -> pd.DataFrame:
+        """(customer_id, snapshot_month, label) for the given months, matured labels only."""
+        if not months:
+            return pd.DataFrame(columns=["customer_id", "snapshot_month", label])
+        placeholders = ", ".join("?" for _ in months)
+        return self.query(
+            f"SELECT customer_id, snapshot_month, {label} FROM {relation} "
+            f"WHERE snapshot_month IN ({placeholders}) AND {label} IS NOT NULL",
+            list(months),
+        )

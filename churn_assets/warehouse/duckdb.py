@@ -1,0 +1,70 @@
+"""The embedded local warehouse: one DuckDB file."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from churn_assets.warehouse.base import Warehouse
+
+
+class DuckDBWarehouse(Warehouse):
+    """The pipeline's tables in a schema of a local DuckDB file (the embedded default)."""
+
+    database: str
+
+    @property
+    def kind(self) -> str:
+        return "duckdb"
+
+    @contextmanager
+    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        # DuckDB allows one writing process per file: another process (the UI, a second run)
+        # may hold the lock for a moment, so retry with backoff before giving up.
+        Path(self.database).parent.mkdir(parents=True, exist_ok=True)
+        delay, conn = 0.1, None
+        for attempt in range(12):
+            try:
+                conn = duckdb.connect(self.database)
+                break
+            except duckdb.IOException:
+                if attempt == 11:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
+        try:
+            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {self.schema_name}")
+            yield conn
+        finally:
+            conn.close()
+
+    def _columns(self, conn: Any, table: str) -> list[str] | None:
+        rows = conn.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+            [self.schema_name, table],
+        ).fetchall()
+        return [r[0] for r in rows] or None
+
+    def _write_frame(self, conn: Any, table: str, frame: pd.DataFrame) -> None:
+        conn.register("incoming_frame", frame)
+        try:
+            existing = self._columns(conn, table)
+            if existing is None:
+                conn.execute(f"CREATE TABLE {self.table(table)} AS SELECT * FROM incoming_frame")
+                return
+            # Additive schema evolution: a new column in the source becomes a new column here.
+            types = dict(conn.execute("SELECT column_name, column_type FROM (DESCRIBE incoming_frame)").fetchall())
+            for column in frame.columns:
+                if column not in existing:
+                    quoted = '"' + column.replace('"', '""') + '"'
+                    conn.execute(f"ALTER TABLE {self.table(table)} ADD COLUMN {quoted} {types[column]}")
+            conn.execute(f"INSERT INTO {self.table(table)} BY NAME SELECT * FROM incoming_frame")
+        finally:
+            conn.unregister("incoming_frame")

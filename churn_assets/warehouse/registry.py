@@ -1,0 +1,101 @@
+"""The model registry: versions, artifacts and champion promotions, stored in the warehouse.
+
+One store serves every environment because it is just tables in the environment's schema.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from churn_assets.warehouse.base import Warehouse
+
+VERSIONS = "model_versions"
+PROMOTIONS = "model_promotions"
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """One trained model as the registry knows it."""
+
+    model: str
+    version: int
+    trained_for_month: dt.date
+    fingerprint: str
+    artifact: bytes
+    artifact_sha256: str
+    metrics: dict[str, Any]
+    feature_schema: dict[str, Any]
+    training_months: list[str]
+
+
+def _row_to_version(row: pd.Series) -> ModelVersion:
+    return ModelVersion(
+        model=row["model"],
+        version=int(row["version"]),
+        trained_for_month=pd.Timestamp(row["trained_for_month"]).date(),
+        fingerprint=row["fingerprint"],
+        artifact=bytes(row["artifact"]),
+        artifact_sha256=row["artifact_sha256"],
+        metrics=json.loads(row["metrics"]),
+        feature_schema=json.loads(row["feature_schema"]),
+        training_months=json.loads(row["training_months"]),
+    )
+
+
+def find_by_fingerprint(warehouse: Warehouse, model: str, fingerprint: str) -> ModelVersion | None:
+    """The version already trained from exactly these inputs, if any (retraining is a no-op)."""
+    if warehouse.columns(VERSIONS) is None:
+        return None
+    rows = warehouse.query(
+        f"SELECT * FROM {warehouse.table(VERSIONS)} WHERE model = ? AND fingerprint = ? ORDER BY version LIMIT 1",
+        [model, fingerprint],
+    )
+    return None if rows.empty else _row_to_version(rows.iloc[0])
+
+
+def register(warehouse: Warehouse, model: str, record: dict[str, Any]) -> int:
+    """Store a new version (the next number for this model) and return its number."""
+    with warehouse.connect() as conn:
+        conn.execute("BEGIN TRANSACTION")
+        try:
+            version = 1
+            if warehouse._columns(conn, VERSIONS) is not None:
+                (latest,) = conn.execute(
+                    f"SELECT max(version) FROM {warehouse.table(VERSIONS)} WHERE model = ?", [model]
+                ).fetchone()
+                version = (latest or 0) + 1
+            row = {"model": model, "version": version, **record, "created_at": pd.Timestamp.now(tz="UTC")}
+            warehouse._write_frame(conn, VERSIONS, pd.DataFrame([row]))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return version
+
+
+def promote(warehouse: Warehouse, model: str, version: int, month: dt.date) -> None:
+    """Make `version` the champion from `month` on (idempotent per model and month)."""
+    row = pd.DataFrame([{"model": model, "effective_month": month, "version": version, "promoted_at": pd.Timestamp.now(tz="UTC")}])
+    warehouse.replace_rows(PROMOTIONS, {"model": model, "effective_month": month}, row)
+
+
+def champion_for(warehouse: Warehouse, model: str, month: dt.date) -> ModelVersion | None:
+    """The champion in force for `month`: the latest promotion effective at or before it.
+
+    Re-running a past month therefore scores with the model that was champion then, never
+    with one trained on later data.
+    """
+    if warehouse.columns(PROMOTIONS) is None:
+        return None
+    rows = warehouse.query(
+        f"SELECT v.* FROM {warehouse.table(PROMOTIONS)} p "
+        f"JOIN {warehouse.table(VERSIONS)} v ON v.model = p.model AND v.version = p.version "
+        "WHERE p.model = ? AND p.effective_month <= ? ORDER BY p.effective_month DESC LIMIT 1",
+        [model, month],
+    )
+    return None if rows.empty else _row_to_version(rows.iloc[0])
