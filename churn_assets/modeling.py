@@ -8,11 +8,20 @@ becomes missing, which XGBoost routes down its learned default branch.
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+
+
+def threads() -> int:
+    """XGBoost threads: $CHURN_TRAIN_THREADS, else every core. OpenMP spins at its barriers, so
+    on a machine shared with other busy processes fewer threads than cores can be much faster."""
+    return int(os.environ.get("CHURN_TRAIN_THREADS") or os.cpu_count() or 1)
+
 
 # Scoring in chunks bounds the memory of the feature matrix on very large months.
 SCORING_CHUNK_ROWS = 500_000
@@ -61,7 +70,7 @@ def train(x: pd.DataFrame, y: np.ndarray, params: dict[str, Any], seed: int) -> 
         objective="binary:logistic",
         enable_categorical=True,
         random_state=seed,
-        n_jobs=2,
+        n_jobs=threads(),
     )
     classifier.fit(x, y)
     booster = classifier.get_booster()
@@ -78,7 +87,7 @@ def predict(artifact: bytes, x: pd.DataFrame) -> np.ndarray:
 
     booster = xgb.Booster()
     booster.load_model(bytearray(artifact))
-    booster.set_param({"nthread": 2})
+    booster.set_param({"nthread": threads()})
     scores = np.empty(len(x), dtype=np.float32)
     for start in range(0, len(x), SCORING_CHUNK_ROWS):
         chunk = x.iloc[start : start + SCORING_CHUNK_ROWS]

@@ -111,7 +111,8 @@ def run_months(
                 selection += [model_key(spec.name, stage) for stage in STAGES]
         run_config: dict[str, Any] = {}
         if not verbose:
-            run_config["loggers"] = {"console": {"config": {"log_level": "WARNING"}}}
+            # The summary line says what failed; the full event log stays in the instance (UI).
+            run_config["loggers"] = {"console": {"config": {"log_level": "CRITICAL"}}}
         if force_snapshot:
             run_config["ops"] = {snapshot_key(n).to_python_identifier(): {"config": {"force": True}} for n in sources}
         result = job.execute_in_process(
@@ -147,13 +148,16 @@ def summarise(result, month: dt.date, specs: list[ModelSpec], sources: dict, sel
     """Read a run's materialisations, check evaluations and failures into a MonthOutcome."""
     materialised: dict[AssetKey, dict[str, Any]] = {}
     for event in result.get_asset_materialization_events():
-        mat = event.asset_materialization
+        mat = event.event_specific_data.materialization
         materialised[mat.asset_key] = {k: v.value for k, v in mat.metadata.items()}
     checks = {(e.asset_key, e.check_name): e for e in result.get_asset_check_evaluations()}
     failures = {}
     for event in result.get_step_failure_events():
         error = event.event_specific_data.error
-        failures[event.step_key] = (error.message.strip().splitlines() or ["failed"])[-1] if error else "failed"
+        # The user-facing message is the innermost cause (Dagster wraps it in step errors).
+        while error is not None and error.cause is not None:
+            error = error.cause
+        failures[event.step_key] = (error.message.strip().splitlines() or ["failed"])[0] if error else "failed"
 
     outcome = MonthOutcome(month=month, run_id=result.run_id, success=result.success)
     for name in sources:

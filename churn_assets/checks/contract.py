@@ -85,8 +85,9 @@ def validate_snapshot(
     row_count_range: tuple[int, int] | None = None,
 ) -> ContractResult:
     """Run the contract on one month's rows and explain every failed expectation."""
+    batch_definition = _validator()  # creates the GX context the suite binds to
     suite = build_suite(list(frame.columns), required_columns, value_ranges, row_count_range)
-    outcome = _validator().get_batch(batch_parameters={"dataframe": frame}).validate(suite, result_format="SUMMARY")
+    outcome = batch_definition.get_batch(batch_parameters={"dataframe": frame}).validate(suite, result_format="SUMMARY")
     result = ContractResult(passed=bool(outcome.success), row_count=len(frame), evaluated=len(outcome.results))
     for item in outcome.results:
         if item.success:

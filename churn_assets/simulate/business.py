@@ -49,7 +49,7 @@ CANCEL_REASONS = ["price", "service", "competitor", "contract_end", "relocation"
 
 BURN_IN = 6  # warm-up months before the first snapshot (fills AR state and rolling windows)
 PHI, SIGMA_D = 0.85, 0.75  # AR(1) persistence and stationary sd of the latent risk deviation
-JOIN_RATE, JOIN_TREND = 0.023, 0.0006  # joiners per active customer per month, + per-month growth
+JOIN_RATE, JOIN_TREND = 0.024, 0.0006  # joiners per active customer per month, + per-month growth
 # Calendar-month effects (index 0 = January).
 CHURN_SEASON = np.array([0.35, 0.15, 0.0, 0.10, 0.05, 0.0, 0.0, 0.05, -0.05, 0.0, -0.05, -0.15])
 JOIN_SEASON = np.array([1.0, 0.9, 0.95, 0.95, 0.9, 0.85, 0.85, 1.05, 1.45, 1.15, 1.2, 1.1])
@@ -57,9 +57,9 @@ JOIN_SEASON = JOIN_SEASON / JOIN_SEASON.mean()
 USAGE_SEASON = np.array([1.04, 0.98, 1.0, 0.99, 0.98, 1.01, 1.05, 1.06, 0.99, 0.98, 1.0, 1.07])
 UPGRADE_SEASON = np.array([0.1, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.1, 0.3, 0.1, 0.25, 0.1])
 
-CHURN_BASE = -5.5
+CHURN_BASE = -5.75
 UPGRADE_BASE = -4.7
-DOWNGRADE_BASE = -4.6
+DOWNGRADE_BASE = -4.9
 
 _F = np.float32
 
@@ -250,7 +250,7 @@ def simulate_business(customers: int, months: int, seed: int,
         session = np.exp(1.9 + 0.25 * s["engagement"] - 0.12 * z + 0.2 * rng.standard_normal(n))
         calls = s["call_base"] * np.exp(-0.1 * z + 0.25 * rng.standard_normal(n))
         satisfaction = np.round(10 * _sigmoid(1.0 - 0.8 * z - 0.25 * tickets
-                                              + 0.6 * rng.standard_normal(n)), 1)
+                                              + 0.45 * rng.standard_normal(n)), 1)
         surveyed = rng.random(n) < 0.2
         nps = np.clip(np.round(7.2 - 1.6 * z + 1.6 * rng.standard_normal(n)), 0, 10)
         charges = (price_index * PLAN_PRICE[plan] * (1 - s["discount"]) + PRODUCT_PRICE * (s["products"] - 1)
@@ -275,11 +275,11 @@ def simulate_business(customers: int, months: int, seed: int,
         to_end = s["contract_end_k"] - k
         uc = np.nan_to_num(usage_change, nan=0.0)
         price_shock = (k - s["disc_end_k"] >= 0) & (k - s["disc_end_k"] <= 2)
-        comp_contract = (np.array([1.1, -1.0, -1.6])[contract]
+        comp_contract = (np.array([1.4, -1.0, -2.0])[contract]
                          + 3.0 * (term & (to_end == 0)) + 0.8 * (term & (to_end == 1))
                          + 0.6 * (k - s["lapsed_k"] <= 3))
-        comp_service = 0.85 * z + 0.2 * np.minimum(tickets_3m, 6) + 1.5 * np.clip(-uc - 0.15, 0, 0.6)
-        comp_price = 1.2 * price_shock + 0.5 * (overage > 15) + 0.3 * np.minimum(late_6m, 4)
+        comp_service = 1.0 * z + 0.3 * np.minimum(tickets_3m, 6) + 1.5 * np.clip(-uc - 0.15, 0, 0.6)
+        comp_price = 1.2 * price_shock + 0.5 * (overage > 15) + 0.4 * np.minimum(late_6m, 4)
         logit = (CHURN_BASE + comp_contract + comp_service + comp_price
                  + 1.5 * np.exp(-(s["tenure"] - 1) / 5.0) + CHURN_SEASON[cm]
                  + 0.25 * (s["pay"] == 2) - 0.2 * (s["products"] - 1) - 0.2 * s["streaming"]
@@ -315,8 +315,8 @@ def simulate_business(customers: int, months: int, seed: int,
         expiring = (s["disc_left"] == 1) & (s["discount"] > 0)
         up_logit = (UPGRADE_BASE + 4.0 * np.clip(ratio_up - 0.85, 0, 0.8) + 0.35 * s["engagement"]
                     - 0.3 * z + 0.4 * (overage > 0) + UPGRADE_SEASON[cm] + 0.3 * (s["products"] > 1))
-        down_logit = (DOWNGRADE_BASE + 2.2 * expiring + 0.35 * np.minimum(late_6m, 3) + 0.35 * z
-                      + 2.2 * np.clip(0.75 - ratio_down, 0, 0.75) + 0.35 * s["fin_stress"]
+        down_logit = (DOWNGRADE_BASE + 2.6 * expiring + 0.35 * np.minimum(late_6m, 3) + 0.35 * z
+                      + 2.8 * np.clip(0.75 - ratio_down, 0, 0.75) + 0.35 * s["fin_stress"]
                       + 0.3 * (s["pay"] == 2))
         p_up = np.where(plan < n_plans - 1, _sigmoid(up_logit), 0.0)
         p_down = np.where(plan > 0, _sigmoid(down_logit), 0.0)

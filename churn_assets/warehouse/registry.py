@@ -65,9 +65,9 @@ def register(warehouse: Warehouse, model: str, record: dict[str, Any]) -> int:
         try:
             version = 1
             if warehouse._columns(conn, VERSIONS) is not None:
-                (latest,) = conn.execute(
+                ((latest,),) = conn.execute(
                     f"SELECT max(version) FROM {warehouse.table(VERSIONS)} WHERE model = ?", [model]
-                ).fetchone()
+                ).fetchall()
                 version = (latest or 0) + 1
             row = {"model": model, "version": version, **record, "created_at": pd.Timestamp.now(tz="UTC")}
             warehouse._write_frame(conn, VERSIONS, pd.DataFrame([row]))

@@ -1,0 +1,51 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from churn_assets.catalog import Exclusion
+from churn_assets.rules.lists import excluded_mask, list_size, rank_scores
+from churn_assets.rules.overlap import top_k_overlap
+
+
+def test_overlap_counts_only_customers_still_present():
+    previous = np.array([1, 2, 3, 4])
+    current = np.array([1, 2, 9])
+    # Customers 3 and 4 have churned: they are not in this month's population.
+    population = np.array([1, 2, 5, 9])
+    result = top_k_overlap(current, previous, population)
+    assert result.overlap == 1.0
+    assert result.previous_listed_still_present == 2
+    assert result.entering == 1
+
+
+def test_overlap_of_a_scrambled_list_is_zero_and_of_an_identical_list_is_one():
+    previous = np.arange(100)
+    population = np.arange(1000)
+    assert top_k_overlap(np.arange(500, 600), previous, population).overlap == 0.0
+    assert top_k_overlap(previous, previous, population).overlap == 1.0
+
+
+def test_overlap_is_undefined_when_nobody_listed_is_left():
+    result = top_k_overlap(np.array([7]), np.array([1, 2]), np.array([7]))
+    assert result.overlap is None and not result.comparable
+
+
+def test_list_size_is_the_top_fraction_rounded_up():
+    assert list_size(1000, 0.1) == 100
+    assert list_size(1001, 0.1) == 101
+    assert list_size(3, 0.1) == 1
+    assert list_size(0, 0.1) == 0
+
+
+def test_ranks_are_unique_dense_and_break_ties_by_customer_id():
+    scores = np.array([0.5, 0.9, 0.5, 0.1])
+    ids = np.array([30, 10, 20, 40])
+    assert rank_scores(scores, ids).tolist() == [3, 1, 2, 4]
+
+
+@pytest.mark.parametrize("flag", [True, 1, "true", "TRUE"])
+def test_exclusions_match_booleans_in_any_warehouse_spelling(flag):
+    frame = pd.DataFrame({"do_not_contact": [flag, False if flag is not True else False], "status": ["active", "cancelled"]})
+    rules = [Exclusion("do_not_contact", True, "dnc"), Exclusion("status", "cancelled", "churned")]
+    assert excluded_mask(frame, rules).tolist() == [True, True]
+    assert excluded_mask(frame, rules[:1]).tolist() == [True, False]
