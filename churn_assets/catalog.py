@@ -37,6 +37,8 @@ class SourceSpec:
     relation: str
     value_ranges: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
     required_columns: tuple[str, ...] = ()
+    label_columns: tuple[str, ...] = ()
+    """Outcome columns: read only for training, once matured; never copied into a snapshot."""
     max_row_count_change: float = 0.5
     """A month's row count may differ from the previous month's by at most this fraction."""
 
@@ -96,8 +98,8 @@ class Catalog:
         return [m for m in self.models.values() if m.source.name == source_name]
 
     def label_columns(self, source_name: str) -> set[str]:
-        """Every label read from a source: never copied into a snapshot (no leakage)."""
-        return {m.label for m in self.models_of_source(source_name)}
+        """Every outcome column of a source: never copied into a snapshot (no leakage)."""
+        return set(self.sources[source_name].label_columns) | {m.label for m in self.models_of_source(source_name)}
 
 
 def catalog_path() -> Path:
@@ -203,6 +205,7 @@ def _parse(path: Path, raw: Any) -> Catalog:
             relation=reader.identifier("relation", pattern=_RELATION),
             value_ranges=ranges,
             required_columns=reader.identifiers("required_columns", ()),
+            label_columns=reader.identifiers("label_columns"),
             max_row_count_change=reader.fraction("max_row_count_change", 0.5),
         )
     if not sources:
@@ -230,6 +233,8 @@ def _parse_model(path: Path, name: str, body: Any, sources: dict[str, SourceSpec
     if stray:
         r.fail("categorical_features", f"not listed in features: {stray}")
     label = r.identifier("label")
+    if label not in sources[source_name].label_columns:
+        r.fail("label", f"{label!r} is not one of source '{source_name}' label_columns {list(sources[source_name].label_columns)}")
     if label in features:
         r.fail("label", f"{label!r} is also a feature (that would leak the outcome)")
 

@@ -47,7 +47,9 @@ CANCEL_REASONS = ["price", "service", "competitor", "contract_end", "relocation"
 
 # --- dynamics parameters ---------------------------------------------------------------
 
-BURN_IN = 6  # warm-up months before the first snapshot (fills AR state and rolling windows)
+# Warm-up months before the first snapshot: fills the AR state and rolling windows and lets
+# churn select out high-risk customers, so the first snapshot is already near steady state.
+BURN_IN = 12
 PHI, SIGMA_D = 0.85, 0.75  # AR(1) persistence and stationary sd of the latent risk deviation
 JOIN_RATE, JOIN_TREND = 0.024, 0.0006  # joiners per active customer per month, + per-month growth
 # Calendar-month effects (index 0 = January).
@@ -176,22 +178,14 @@ def simulate_business(customers: int, months: int, seed: int,
     def cal_month(k: int) -> int:  # 0 = January
         return int((m0 + k).astype(int) % 12)
 
-    # Customers in the book at the first snapshot.  Those with tenure < BURN_IN enter during
-    # the warm-up as fresh joiners; the rest enter at the start of the warm-up mid-life.
+    # The book at the start of the warm-up.  During the warm-up every cancellation is
+    # replaced by a joiner, so exactly `customers` are active in the first snapshot month.
     tenure0 = np.minimum(rng.geometric(1 / 30, customers) - 1, 120).astype(np.int32)
-    entry0 = np.maximum(-tenure0, -BURN_IN).astype(np.int32)
-    book = _new_customers(rng, customers, 1_000_001, entry0, tenure0 + entry0, joiner=False)
-    fresh = book["tenure"] == 0  # entered as brand-new customers during the warm-up
-    # Brand-new customers during warm-up get joiner-like contracts and promos.
-    nf = int(fresh.sum())
-    book["contract"][fresh] = rng.choice(3, nf, p=[0.55, 0.25, 0.20])
-    book["contract_end_k"][fresh] = entry0[fresh] + CONTRACT_TERM[book["contract"][fresh]] - 1
+    state = _new_customers(rng, customers, 1_000_001, np.full(customers, -BURN_IN, np.int32), tenure0,
+                           joiner=False)
     next_id = 1_000_001 + customers
-
-    state = _take(book, entry0 == -BURN_IN)
-    pending = _take(book, entry0 > -BURN_IN)
-    pending_entry = entry0[entry0 > -BURN_IN]
-    static_parts = [{c: book[c] for c in _STATIC_COLUMNS}]
+    replace = 0  # cancellations of the previous warm-up month
+    static_parts: list[dict[str, np.ndarray]] = []
     price_index = 1.0
 
     rows: list[dict[str, np.ndarray]] = []
@@ -215,20 +209,21 @@ def simulate_business(customers: int, months: int, seed: int,
                       * rng.standard_normal(n_old, dtype=_F)).astype(_F)
         state["log_demand"] += _F(0.004) + _F(0.05) * rng.standard_normal(n_old, dtype=_F)
 
-        # 2. New customers: warm-up entrants of the initial book, then genuine joiners.
+        # 2. Joiners: replacements during the warm-up, then seasonal with a mild trend.
         if k <= 0:
-            new = pending_entry == k
-            if new.any():
-                state = _concat(state, _take(pending, new))
-        if k > 0:
+            nj = replace
+        else:
             rate = JOIN_RATE * JOIN_SEASON[cm] * (1 + JOIN_TREND * k)
             nj = int(rng.poisson(rate * len(state["id"])))
-            if nj:
-                joiners = _new_customers(rng, nj, next_id, np.full(nj, k, np.int32),
-                                         np.zeros(nj, np.int32), joiner=True)
-                next_id += nj
+        if nj:
+            joiners = _new_customers(rng, nj, next_id, np.full(nj, k, np.int32),
+                                     np.zeros(nj, np.int32), joiner=True)
+            next_id += nj
+            state = _concat(state, joiners)
+            if k > 0:
                 static_parts.append({c: joiners[c] for c in _STATIC_COLUMNS})
-                state = _concat(state, joiners)
+        if k == 0:  # raw.customers holds everyone who appears in a snapshot
+            static_parts.append({c: state[c] for c in _STATIC_COLUMNS})
         n = len(state["id"])
         s = state
 
@@ -286,7 +281,8 @@ def simulate_business(customers: int, months: int, seed: int,
                  + 0.3 * rng.standard_normal(n))
         p_cancel = _sigmoid(logit)
         u_cancel = rng.random(n)
-        cancel = (k >= 0) & (s["tenure"] >= 1) & (u_cancel < p_cancel)
+        cancel = (s["tenure"] >= 1) & (u_cancel < p_cancel)
+        replace = int(cancel.sum())
 
         if k >= 0:
             rows.append({
@@ -313,10 +309,10 @@ def simulate_business(customers: int, months: int, seed: int,
         lower_allow = PLAN_ALLOWANCE[np.maximum(plan - 1, 0)]
         ratio_down = usage / lower_allow  # would the usage fit into the tier below?
         expiring = (s["disc_left"] == 1) & (s["discount"] > 0)
-        up_logit = (UPGRADE_BASE + 4.0 * np.clip(ratio_up - 0.85, 0, 0.8) + 0.35 * s["engagement"]
+        up_logit = (UPGRADE_BASE + 4.5 * np.clip(ratio_up - 0.85, 0, 0.8) + 0.35 * s["engagement"]
                     - 0.3 * z + 0.4 * (overage > 0) + UPGRADE_SEASON[cm] + 0.3 * (s["products"] > 1))
         down_logit = (DOWNGRADE_BASE + 2.6 * expiring + 0.35 * np.minimum(late_6m, 3) + 0.35 * z
-                      + 2.8 * np.clip(0.75 - ratio_down, 0, 0.75) + 0.35 * s["fin_stress"]
+                      + 3.2 * np.clip(0.75 - ratio_down, 0, 0.75) + 0.25 * s["fin_stress"]
                       + 0.3 * (s["pay"] == 2))
         p_up = np.where(plan < n_plans - 1, _sigmoid(up_logit), 0.0)
         p_down = np.where(plan > 0, _sigmoid(down_logit), 0.0)

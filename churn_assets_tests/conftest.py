@@ -1,0 +1,101 @@
+"""Shared fixtures: a real DuckDB warehouse seeded by the simulator, run month by month through
+a real (SQLite-backed) Dagster instance."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+# A small business keeps the suite fast; the pipeline code path is the production one.
+CUSTOMERS = 3_000
+MONTHS = 10
+END_MONTH = dt.date(2025, 6, 1)
+FIRST_MONTH = dt.date(2024, 9, 1)
+
+
+@contextmanager
+def churn_home(path: Path):
+    """Point the local environment at `path` for the duration of the block."""
+    previous = os.environ.get("CHURN_HOME")
+    os.environ["CHURN_HOME"] = str(path)
+    try:
+        yield path
+    finally:
+        if previous is None:
+            os.environ.pop("CHURN_HOME", None)
+        else:
+            os.environ["CHURN_HOME"] = previous
+
+
+def run_pipeline(home: Path, first=None, last=None, models=None, force_snapshot=False, catalog=None):
+    """Materialise months in order exactly as `churn-assets run` does; returns the RunReport."""
+    from dagster import DagsterInstance
+
+    from churn_assets.catalog import load_catalog
+    from churn_assets.environment import load_environment
+    from churn_assets.monthly_run import run_months
+
+    with churn_home(home):
+        catalog = catalog or load_catalog()
+        (home / "dagster").mkdir(exist_ok=True)
+        instance = DagsterInstance.local_temp(str(home / "dagster"))
+        return run_months(
+            catalog,
+            load_environment("local"),
+            instance,
+            models=models or list(catalog.models),
+            first=first,
+            last=last,
+            force_snapshot=force_snapshot,
+            echo=lambda line: None,
+        )
+
+
+def seed(home: Path, customers=CUSTOMERS, months=MONTHS, end_month=END_MONTH):
+    from churn_assets.simulate import seed_duckdb
+
+    return seed_duckdb(home / "warehouse.duckdb", customers=customers, months=months, seed=7, end_month=end_month)
+
+
+@pytest.fixture(scope="session")
+def seeded_home(tmp_path_factory) -> Path:
+    """A seeded warehouse on which nothing has run yet (copy it before changing it)."""
+    home = tmp_path_factory.mktemp("seeded")
+    seed(home)
+    return home
+
+
+@pytest.fixture(scope="session")
+def completed_home(seeded_home, tmp_path_factory) -> Path:
+    """A warehouse on which every month has run once, in order."""
+    home = tmp_path_factory.mktemp("completed")
+    shutil.copy(seeded_home / "warehouse.duckdb", home / "warehouse.duckdb")
+    report = run_pipeline(home)
+    assert report.all_succeeded, [m for m in report.months if not m.success]
+    return home
+
+
+@pytest.fixture
+def fresh_home(seeded_home, tmp_path) -> Path:
+    """A private copy of the seeded warehouse, for tests that change the source."""
+    shutil.copy(seeded_home / "warehouse.duckdb", tmp_path / "warehouse.duckdb")
+    return tmp_path
+
+
+@pytest.fixture
+def completed_copy(completed_home, tmp_path) -> Path:
+    """A private copy of the completed warehouse (Dagster history not copied)."""
+    shutil.copy(completed_home / "warehouse.duckdb", tmp_path / "warehouse.duckdb")
+    return tmp_path
+
+
+def query(home: Path, sql: str, params=()):
+    import duckdb
+
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as conn:
+        return conn.execute(sql, list(params)).df()
