@@ -12,6 +12,7 @@ from dagster import (
     MonthlyPartitionsDefinition,
     build_schedule_from_partitioned_job,
     define_asset_job,
+    definitions,
     in_process_executor,
     multiprocess_executor,
     with_source_code_references,
@@ -84,4 +85,8 @@ def build_definitions(catalog: Catalog | None = None, environment: Environment |
     )
 
 
-defs = build_definitions()
+@definitions
+def defs() -> Definitions:
+    """The code location's entry point, built when Dagster loads it (not at import), so the
+    catalogue and CHURN_ENV are read then, and a bad one is reported by the loader."""
+    return build_definitions()

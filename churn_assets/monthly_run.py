@@ -59,8 +59,14 @@ class RunReport:
 
 
 def source_months(environment: Environment, relation: str) -> list[dt.date]:
-    """Months present in a source relation."""
-    frame = environment.warehouse.query(f"SELECT DISTINCT snapshot_month FROM {relation} ORDER BY 1")
+    """Months present in a source relation (ValueError naming the relation if it cannot be read)."""
+    try:
+        frame = environment.warehouse.query(f"SELECT DISTINCT snapshot_month FROM {relation} ORDER BY 1")
+    except Exception as exc:  # noqa: BLE001 - engines raise their own types; the message is what helps
+        first_line = str(exc).strip().splitlines()[0]
+        raise ValueError(
+            f"cannot read source {relation} ({first_line}); locally, seed it first with `churn-assets seed`"
+        ) from None
     return [pd.Timestamp(v).date() for v in frame["snapshot_month"]]
 
 

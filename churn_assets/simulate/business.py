@@ -239,15 +239,15 @@ def simulate_business(customers: int, months: int, seed: int,
         overage = np.minimum(np.maximum(usage - allowance, 0) * OVERAGE_PER_GB, OVERAGE_CAP)
         tickets = rng.poisson(np.exp(-1.9 + 0.7 * z + 1.0 * out_c + 0.5 * (overage > 0))).astype(np.int16)
         pay_eff = np.array([-0.3, 0.0, 1.1, 0.8])[s["pay"]]
-        late = rng.random(n) < _sigmoid(-4.3 + pay_eff + 0.9 * s["fin_stress"] + 0.35 * z)
+        late = rng.random(n, dtype=_F) < _sigmoid(-4.3 + pay_eff + 0.9 * s["fin_stress"] + 0.35 * z)
         logins = rng.poisson(np.exp(2.6 + 0.4 * s["engagement"] - 0.35 * z
-                                    + 0.15 * rng.standard_normal(n)))
-        session = np.exp(1.9 + 0.25 * s["engagement"] - 0.12 * z + 0.2 * rng.standard_normal(n))
-        calls = s["call_base"] * np.exp(-0.1 * z + 0.25 * rng.standard_normal(n))
+                                    + 0.15 * rng.standard_normal(n, dtype=_F)))
+        session = np.exp(1.9 + 0.25 * s["engagement"] - 0.12 * z + 0.2 * rng.standard_normal(n, dtype=_F))
+        calls = s["call_base"] * np.exp(-0.1 * z + 0.25 * rng.standard_normal(n, dtype=_F))
         satisfaction = np.round(10 * _sigmoid(1.0 - 0.8 * z - 0.25 * tickets
-                                              + 0.45 * rng.standard_normal(n)), 1)
-        surveyed = rng.random(n) < 0.2
-        nps = np.clip(np.round(7.2 - 1.6 * z + 1.6 * rng.standard_normal(n)), 0, 10)
+                                              + 0.45 * rng.standard_normal(n, dtype=_F)), 1)
+        surveyed = rng.random(n, dtype=_F) < 0.2
+        nps = np.clip(np.round(7.2 - 1.6 * z + 1.6 * rng.standard_normal(n, dtype=_F)), 0, 10)
         charges = (price_index * PLAN_PRICE[plan] * (1 - s["discount"]) + PRODUCT_PRICE * (s["products"] - 1)
                    + STREAMING_PRICE * s["streaming"] + PROTECTION_PRICE * s["protection"] + overage)
         charges = np.round(charges, 2)
@@ -278,9 +278,9 @@ def simulate_business(customers: int, months: int, seed: int,
         logit = (CHURN_BASE + comp_contract + comp_service + comp_price
                  + 1.5 * np.exp(-(s["tenure"] - 1) / 5.0) + CHURN_SEASON[cm]
                  + 0.25 * (s["pay"] == 2) - 0.2 * (s["products"] - 1) - 0.2 * s["streaming"]
-                 + 0.3 * rng.standard_normal(n))
+                 + 0.3 * rng.standard_normal(n, dtype=_F))
         p_cancel = _sigmoid(logit)
-        u_cancel = rng.random(n)
+        u_cancel = rng.random(n, dtype=_F)
         cancel = (s["tenure"] >= 1) & (u_cancel < p_cancel)
         replace = int(cancel.sum())
 
@@ -289,11 +289,11 @@ def simulate_business(customers: int, months: int, seed: int,
                 "id": s["id"], "k": k, "plan": plan, "contract": contract.copy(),
                 "contract_end_k": np.where(term, s["contract_end_k"], k),
                 "charges": charges, "total": np.round(s["total"], 2), "usage": usage,
-                "usage_change": usage_change, "calls": calls, "tickets_3m": tickets_3m,
+                "usage_change": usage_change.astype(_F), "calls": calls.astype(_F), "tickets_3m": tickets_3m,
                 "late_6m": late_6m, "products": s["products"], "streaming": s["streaming"],
                 "protection": s["protection"], "discount": s["discount"].copy(),
-                "nps": nps, "surveyed": surveyed, "session": session, "logins": logins,
-                "satisfaction": satisfaction,
+                "nps": nps.astype(np.int8), "surveyed": surveyed, "session": session.astype(_F),
+                "logins": logins.astype(np.int32), "satisfaction": satisfaction.astype(_F),
             })
             if cancel.any():
                 nc = int(cancel.sum())
@@ -316,8 +316,8 @@ def simulate_business(customers: int, months: int, seed: int,
                       + 0.3 * (s["pay"] == 2))
         p_up = np.where(plan < n_plans - 1, _sigmoid(up_logit), 0.0)
         p_down = np.where(plan > 0, _sigmoid(down_logit), 0.0)
-        u = rng.random(n)
-        step_up = np.where(rng.random(n) < 0.8, 1, 2)
+        u = rng.random(n, dtype=_F)
+        step_up = np.where(rng.random(n, dtype=_F) < 0.8, 1, 2)
         next_plan = np.where(u < p_up, np.minimum(plan + step_up, n_plans - 1),
                              np.where(u < p_up + p_down, plan - 1, plan))
         s["next_plan"] = next_plan.astype(np.int8)
@@ -328,7 +328,7 @@ def simulate_business(customers: int, months: int, seed: int,
         s["discount"][expired] = 0
         s["disc_end_k"][expired] = k + 1
         ending = term & (s["contract_end_k"] == k)
-        r = rng.random(n)
+        r = rng.random(n, dtype=_F)
         renew_same = ending & (r < 0.5)
         renew_other = ending & (r >= 0.5) & (r < 0.6)
         lapse = ending & (r >= 0.6)
@@ -340,9 +340,9 @@ def simulate_business(customers: int, months: int, seed: int,
         sign_up = (contract == 0) & (r < 0.006)  # month-to-month customers taking a 1-year deal
         s["contract"][sign_up] = 1
         s["contract_end_k"][sign_up] = k + 12
-        r2 = rng.random(n)
+        r2 = rng.random(n, dtype=_F)
         s["products"] = np.clip(s["products"] + (r2 < 0.004) - ((r2 > 0.004) & (r2 < 0.007)), 1, 4).astype(np.int8)
-        r3 = rng.random(n)
+        r3 = rng.random(n, dtype=_F)
         s["streaming"] = np.where(s["streaming"], r3 > 0.004, r3 < 0.005)
         s["tenure"] += 1
         s["hist_n"] += 1
@@ -368,11 +368,12 @@ def _cat(codes: np.ndarray, categories: list[str]) -> pd.Categorical:
 def _assemble(rows, changes, cancels, static_parts, m0, end_month, first_month,
               customers, seed) -> dict[str, pd.DataFrame]:
     def col(name, parts=rows):
-        return np.concatenate([p[name] for p in parts])
+        # pop: free each month's piece as soon as it is copied into the full column
+        return np.concatenate([p.pop(name) for p in parts])
 
-    k = np.concatenate([np.full(len(p["id"]), p["k"], np.int32) for p in rows])
+    k = np.concatenate([np.full(len(p["id"]), p.pop("k"), np.int32) for p in rows])
     contract_end = ((m0 + col("contract_end_k") + 1).astype("datetime64[D]") - 1).astype("datetime64[s]")
-    nps = col("nps").astype(np.float32)
+    nps = col("nps").astype(np.int16)
     nps_mask = ~col("surveyed")
     customer_months = pd.DataFrame({
         "customer_id": col("id"),
@@ -383,7 +384,7 @@ def _assemble(rows, changes, cancels, static_parts, m0, end_month, first_month,
         "monthly_charges": col("charges"),
         "total_charges": col("total"),
         "data_usage_gb": np.round(col("usage").astype(np.float64), 2),
-        "usage_change_3m": np.round(col("usage_change"), 4),
+        "usage_change_3m": np.round(col("usage_change").astype(np.float64), 4),
         "call_minutes": np.round(col("calls").astype(np.float64), 1),
         "num_support_tickets_3m": col("tickets_3m").astype(np.int16),
         "late_payments_6m": col("late_6m").astype(np.int16),
@@ -391,11 +392,11 @@ def _assemble(rows, changes, cancels, static_parts, m0, end_month, first_month,
         "has_streaming": col("streaming"),
         "has_device_protection": col("protection"),
         "discount_pct": np.round(col("discount").astype(np.float64) * 100, 1),
-        "nps_score": pd.arrays.IntegerArray(nps.astype(np.int16), nps_mask),
-        "avg_session_minutes": np.round(col("session"), 2),
+        "nps_score": pd.arrays.IntegerArray(nps, nps_mask),  # NULL unless surveyed
+        "avg_session_minutes": np.round(col("session").astype(np.float64), 2),
         "logins_last_month": col("logins").astype(np.int32),
-        "satisfaction_score": col("satisfaction"),
-    })
+        "satisfaction_score": np.round(col("satisfaction").astype(np.float64), 1),
+    }, copy=False)  # no block consolidation: avoids a second copy of the largest table
 
     st = {c: np.concatenate([p[c] for p in static_parts]) for c in _STATIC_COLUMNS}
     customers_df = pd.DataFrame({
