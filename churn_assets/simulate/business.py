@@ -95,8 +95,8 @@ def _new_customers(rng: np.random.Generator, n: int, first_id: int, entry_k: np.
     mu = (0.45 * rng.standard_normal(n) + 0.25 * (age <= 1) - 0.2 * (age >= 4)
           + 0.2 * (channel == 3) + 0.1 * (channel == 0) - 0.2 * segment
           - 0.2 * engagement).astype(_F)
-    log_demand = (2.0 + 0.9 * rng.standard_normal(n) + 0.4 * segment + 0.3 * (age <= 1)
-                  - 0.4 * (age == 5)).astype(_F)
+    log_demand = np.minimum(2.0 + 0.9 * rng.standard_normal(n) + 0.4 * segment + 0.3 * (age <= 1)
+                            - 0.4 * (age == 5), 6.2).astype(_F)  # GB, capped near 500
     # People pick roughly the cheapest plan that covers their (misjudged) demand.
     perceived = np.exp(log_demand + 0.45 * rng.standard_normal(n))
     plan = np.minimum(np.searchsorted(PLAN_ALLOWANCE, perceived), 3).astype(np.int8)
@@ -207,7 +207,9 @@ def simulate_business(customers: int, months: int, seed: int,
         state["plan"] = state["next_plan"].copy()
         state["d"] = (PHI * state["d"] + np.sqrt(1 - PHI**2) * SIGMA_D
                       * rng.standard_normal(n_old, dtype=_F)).astype(_F)
-        state["log_demand"] += _F(0.004) + _F(0.05) * rng.standard_normal(n_old, dtype=_F)
+        # Demand creeps up (new apps, more devices): customers slowly outgrow their plan.
+        state["log_demand"] = np.minimum(state["log_demand"] + _F(0.004)
+                                         + _F(0.05) * rng.standard_normal(n_old, dtype=_F), _F(6.2))
 
         # 2. Joiners: replacements during the warm-up, then seasonal with a mild trend.
         if k <= 0:
