@@ -54,11 +54,16 @@ class Exclusion:
 
 @dataclass(frozen=True)
 class Gates:
-    """Thresholds of the gates that guard publishing."""
+    """Thresholds of every gate of a model (see README, "Gates")."""
 
     min_top_k_overlap: float
     max_top_k_overlap: float | None
     min_auc: float
+    min_pr_auc: float
+    max_auc_drop_vs_champion: float
+    predicted_rate: tuple[float, float]
+    max_psi: float
+    list_capacity: int
 
 
 @dataclass(frozen=True)
@@ -174,6 +179,23 @@ class _Reader:
         return value
 
 
+def _band(reader: _Reader, key: str) -> tuple[float, float]:
+    value = reader.get(key, list)
+    if len(value) != 2 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+        reader.fail(key, f"must be [min, max], got {value!r}")
+    low, high = float(value[0]), float(value[1])
+    if not 0 <= low <= high <= 1:
+        reader.fail(key, f"must satisfy 0 <= min <= max <= 1, got {value!r}")
+    return low, high
+
+
+def _non_negative(reader: _Reader, key: str, default: float) -> float:
+    value = reader.get(key, (int, float), default)
+    if value < 0:
+        reader.fail(key, f"must be >= 0, got {value}")
+    return float(value)
+
+
 def _kind_name(kind: type | tuple[type, ...]) -> str:
     kinds = kind if isinstance(kind, tuple) else (kind,)
     names = {int: "a number", float: "a number", str: "a string", list: "a list", dict: "a mapping"}
@@ -254,6 +276,11 @@ def _parse_model(path: Path, name: str, body: Any, sources: dict[str, SourceSpec
         min_top_k_overlap=g.fraction("min_top_k_overlap"),
         max_top_k_overlap=g.fraction("max_top_k_overlap", None, allow_none=True),
         min_auc=g.fraction("min_auc"),
+        min_pr_auc=g.fraction("min_pr_auc", 0.0),
+        max_auc_drop_vs_champion=g.fraction("max_auc_drop_vs_champion", 0.02),
+        predicted_rate=_band(g, "predicted_rate"),
+        max_psi=_non_negative(g, "max_psi", 0.25),
+        list_capacity=g.positive_int("list_capacity"),
     )
     if gates.max_top_k_overlap is not None and gates.max_top_k_overlap < gates.min_top_k_overlap:
         g.fail("max_top_k_overlap", "is below min_top_k_overlap")

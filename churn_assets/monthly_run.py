@@ -184,7 +184,7 @@ def summarise(result, month: dt.date, specs: list[ModelSpec], sources: dict, sel
         row.scored = materialised.get(model_key(spec.name, "predictions"), {}).get("rows_scored")
         row.published = materialised.get(model_key(spec.name, "published_predictions"), {}).get("rows")
         overlap = checks.get((model_key(spec.name, "predictions"), "top_k_overlap"))
-        row.overlap = overlap.metadata["overlap"].value if overlap is not None and "overlap" in overlap.metadata else None
+        row.overlap = overlap.metadata["value"].value if overlap is not None and "value" in overlap.metadata else None
         row.failed_checks = [
             f"{'/'.join(key.path)}:{name}" for (key, name), e in checks.items() if not e.passed and key in _keys_of(spec)
         ]

@@ -22,9 +22,11 @@ from dagster import (
 from churn_assets import __version__, modeling
 from churn_assets.assets.common import model_key, partition_month, snapshot_table, training_set_table
 from churn_assets.catalog import ModelSpec
+from churn_assets.rules.months import add_months
 from churn_assets.warehouse import Warehouse, registry
 
 QUALITY_CHECK = "holdout_auc"
+CHAMPION_CHECK = "not_worse_than_champion"
 
 
 def load_training_frame(warehouse: Warehouse, spec: ModelSpec, month) -> pd.DataFrame:
@@ -64,13 +66,21 @@ def build_model_asset(spec: ModelSpec, partitions_def: PartitionsDefinition) -> 
         kinds={"xgboost", "pandas"},
         owners=list(spec.owners),
         code_version=__version__,
+        # Quality gates warn and never block: a failed challenger is simply not promoted and the
+        # champion keeps producing the monthly list (alerts pick up the failed check).
         check_specs=[
             AssetCheckSpec(
                 QUALITY_CHECK,
                 asset=key,
-                description=f"Holdout ROC AUC at or above {spec.gates.min_auc}. A version that fails is not "
-                "promoted: the previous champion keeps scoring.",
-            )
+                description=f"Holdout ROC AUC >= {spec.gates.min_auc} and PR AUC >= {spec.gates.min_pr_auc}. "
+                "A version that fails is not promoted.",
+            ),
+            AssetCheckSpec(
+                CHAMPION_CHECK,
+                asset=key,
+                description=f"Holdout AUC not below the current champion's on the same holdout by more than "
+                f"{spec.gates.max_auc_drop_vs_champion}. A version that fails is not promoted.",
+            ),
         ],
         description=f"XGBoost classifier for `{spec.label}`, trained on the month's training set, evaluated on "
         "the latest labelled month and registered as a version in the warehouse registry.",
@@ -94,22 +104,20 @@ def build_model_asset(spec: ModelSpec, partitions_def: PartitionsDefinition) -> 
             ).encode()
         ).hexdigest()
 
+        holdout, split = split_holdout(frame, spec.seed)
+        y = frame["label"].to_numpy()
         version = registry.find_by_fingerprint(warehouse, spec.name, fingerprint)
-        if version is not None:
+        reused = version is not None
+        if reused:
             context.log.info(f"Inputs unchanged: reusing {spec.name} v{version.version} (no retraining)")
-            number, metrics, importance = version.version, version.metrics, version.metrics.get("feature_importance", {})
-            reused = True
         else:
-            holdout, split = split_holdout(frame, spec.seed)
             schema = modeling.feature_schema(frame[~holdout], spec.features, spec.categorical_features)
             x = modeling.feature_matrix(frame, schema)
-            y = frame["label"].to_numpy()
             context.log.info(f"Training {spec.name} on {(~holdout).sum():,} rows; holdout {holdout.sum():,} rows ({split})")
             trained = modeling.train(x[~holdout], y[~holdout], spec.params, spec.seed)
             metrics = modeling.evaluate(y[holdout], modeling.predict(trained.artifact, x[holdout]))
             metrics.update({"split": split, "training_rows": int((~holdout).sum()), "feature_importance": trained.feature_importance})
-            importance = trained.feature_importance
-            number = registry.register(
+            registry.register(
                 warehouse,
                 spec.name,
                 {
@@ -126,36 +134,79 @@ def build_model_asset(spec: ModelSpec, partitions_def: PartitionsDefinition) -> 
                 },
             )
             version = registry.find_by_fingerprint(warehouse, spec.name, fingerprint)
-            reused = False
+        metrics = version.metrics
 
-        passed = metrics["auc"] >= spec.gates.min_auc
-        if passed:
-            registry.promote(warehouse, spec.name, number, month)
+        # The champion before this month, judged on this version's holdout.
+        incumbent = registry.champion_for(warehouse, spec.name, add_months(month, -1))
+        incumbent_auc = None
+        if incumbent is not None and incumbent.version != version.version:
+            missing = [f for f in incumbent.feature_schema["features"] if f not in frame.columns]
+            if not missing:
+                held_out = frame[holdout]
+                incumbent_scores = modeling.predict(incumbent.artifact, modeling.feature_matrix(held_out, incumbent.feature_schema))
+                incumbent_auc = modeling.evaluate(y[holdout], incumbent_scores)["auc"]
+
+        gates = spec.gates
+        quality_ok = metrics["auc"] >= gates.min_auc and metrics["pr_auc"] >= gates.min_pr_auc
+        not_worse = incumbent_auc is None or metrics["auc"] >= incumbent_auc - gates.max_auc_drop_vs_champion
+        if quality_ok and not_worse:
+            registry.promote(warehouse, spec.name, version.version, month)
+        else:
+            registry.set_alias(warehouse, spec.name, registry.CHALLENGER, version.version)
+            context.log.warning(
+                f"{spec.name} v{version.version} not promoted; champion stays "
+                f"{'v' + str(incumbent.version) if incumbent else 'none (nothing will be published)'}"
+            )
         champion = registry.champion_for(warehouse, spec.name, month)
+        importance = metrics.get("feature_importance", {})
         top_features = dict(sorted(importance.items(), key=lambda kv: -kv[1])[:10])
+        stays = f"champion stays {'v' + str(incumbent.version) if incumbent else 'none'}"
         return MaterializeResult(
             metadata={
-                "version": number,
+                "version": version.version,
                 "reused_existing_version": reused,
+                "promoted": bool(quality_ok and not_worse),
+                "champion_version": champion.version if champion else None,
                 "auc": metrics["auc"],
                 "pr_auc": metrics["pr_auc"],
                 "top_decile_lift": metrics["top_decile_lift"],
                 "holdout": metrics["split"],
                 "training_rows": metrics["training_rows"],
                 "artifact_sha256": version.artifact_sha256,
-                "champion_version": champion.version if champion else None,
                 "feature_importance": MetadataValue.json(top_features),
             },
             check_results=[
                 AssetCheckResult(
                     check_name=QUALITY_CHECK,
-                    passed=passed,
-                    # A failed challenger does not stop the monthly list: the champion keeps scoring.
+                    passed=quality_ok,
                     severity=AssetCheckSeverity.WARN,
-                    description=f"holdout AUC {metrics['auc']:.3f} vs floor {spec.gates.min_auc}"
-                    + ("" if passed else f"; not promoted, champion stays v{champion.version if champion else 'none'}"),
-                    metadata={"auc": metrics["auc"], "threshold": spec.gates.min_auc, "version": number, "promoted": passed},
-                )
+                    description=f"holdout AUC {metrics['auc']:.3f} (floor {gates.min_auc}), "
+                    f"PR AUC {metrics['pr_auc']:.3f} (floor {gates.min_pr_auc})" + ("" if quality_ok else f"; not promoted, {stays}"),
+                    metadata={
+                        "value": metrics["auc"],
+                        "threshold": gates.min_auc,
+                        "pr_auc": metrics["pr_auc"],
+                        "pr_auc_threshold": gates.min_pr_auc,
+                        "version": version.version,
+                    },
+                ),
+                AssetCheckResult(
+                    check_name=CHAMPION_CHECK,
+                    passed=not_worse,
+                    severity=AssetCheckSeverity.WARN,
+                    description=(
+                        "no other champion to compare with"
+                        if incumbent_auc is None
+                        else f"AUC {metrics['auc']:.3f} vs champion v{incumbent.version} {incumbent_auc:.3f} on the same holdout "
+                        f"(tolerated drop {gates.max_auc_drop_vs_champion})" + ("" if not_worse else f"; not promoted, {stays}")
+                    ),
+                    metadata={
+                        "value": metrics["auc"],
+                        "champion_auc": incumbent_auc,
+                        "champion_version": incumbent.version if incumbent else None,
+                        "threshold": (incumbent_auc - gates.max_auc_drop_vs_champion) if incumbent_auc is not None else None,
+                    },
+                ),
             ],
             data_version=DataVersion(version.artifact_sha256),
         )

@@ -1,13 +1,10 @@
 """Scores of the month's eligible customers by the champion, gated by the business rules."""
 
-
 import datetime as dt
 
 import numpy as np
 import pandas as pd
 from dagster import (
-    AssetCheckResult,
-    AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
     AssetsDefinition,
@@ -21,32 +18,61 @@ from dagster import (
 from churn_assets import modeling
 from churn_assets.assets.common import PREDICTIONS, PUBLISHED, model_key, partition_month, snapshot_key, snapshot_table
 from churn_assets.catalog import ModelSpec
+from churn_assets.checks.results import check_result
+from churn_assets.rules import gates as rules
 from churn_assets.rules.lists import excluded_mask, list_size, rank_scores
-from churn_assets.rules.overlap import top_k_overlap
 from churn_assets.warehouse import Warehouse, registry
 
-OVERLAP_CHECK = "top_k_overlap"
+
+def gate_descriptions(spec: ModelSpec) -> dict[str, str]:
+    """What each business-rule gate requires, with this model's thresholds (shown in the UI)."""
+    g = spec.gates
+    upper = f" and at most {g.max_top_k_overlap}" if g.max_top_k_overlap is not None else ""
+    return {
+        rules.OVERLAP: f"Share of the previous list's customers (still present) listed again: at least {g.min_top_k_overlap}{upper}. "
+        "Rank correlation with last month is reported.",
+        rules.PREDICTED_RATE: f"Mean predicted probability within [{g.predicted_rate[0]}, {g.predicted_rate[1]}].",
+        rules.SCORE_PSI: f"Population stability index of scores against last month's at most {g.max_psi}.",
+        rules.COVERAGE: "Every eligible customer scored exactly once; no excluded customer scored or listed.",
+        rules.LIST_CAPACITY: f"List size at most the retention team's capacity ({g.list_capacity:,}).",
+    }
 
 
-def previous_published_list(warehouse: Warehouse, model: str, month: dt.date) -> tuple[dt.date | None, np.ndarray]:
-    """The latest list published for `model` before `month` (its month and customer ids)."""
-    if warehouse.columns(PUBLISHED) is None:
-        return None, np.array([], dtype=np.int64)
-    table = warehouse.table(PUBLISHED)
+def load_month_predictions(warehouse: Warehouse, model: str, month: dt.date, with_published: bool = False) -> rules.MonthPredictions:
+    """A month's stored predictions (and its published list, if asked) as plain arrays."""
     frame = warehouse.query(
-        f"SELECT month, customer_id FROM {table} WHERE model = ? AND month = "
-        f"(SELECT max(month) FROM {table} WHERE model = ? AND month < ?)",
-        [model, model, month],
+        f"SELECT customer_id, score, rank, model_version FROM {warehouse.table(PREDICTIONS)} WHERE model = ? AND month = ?",
+        [model, month],
     )
-    if frame.empty:
-        return None, np.array([], dtype=np.int64)
-    return pd.Timestamp(frame["month"].iloc[0]).date(), frame["customer_id"].to_numpy()
+    published = None
+    if with_published:
+        published = warehouse.query(
+            f"SELECT customer_id FROM {warehouse.table(PUBLISHED)} WHERE model = ? AND month = ?", [model, month]
+        )["customer_id"].to_numpy()
+    return rules.MonthPredictions(
+        ids=frame["customer_id"].to_numpy(),
+        scores=frame["score"].to_numpy(dtype=float),
+        ranks=frame["rank"].to_numpy(),
+        month=month,
+        model_version=int(frame["model_version"].iloc[0]) if len(frame) else None,
+        published_ids=published,
+    )
+
+
+def previous_published_month(warehouse: Warehouse, model: str, month: dt.date) -> dt.date | None:
+    """The latest month before `month` whose list was published for `model`."""
+    if warehouse.columns(PUBLISHED) is None:
+        return None
+    value = warehouse.query(
+        f"SELECT max(month) AS m FROM {warehouse.table(PUBLISHED)} WHERE model = ? AND month < ?", [model, month]
+    )["m"].iloc[0]
+    return None if pd.isna(value) else pd.Timestamp(value).date()
 
 
 def build_predictions_asset(spec: ModelSpec, partitions_def: PartitionsDefinition, kind: str) -> AssetsDefinition:
     """Every eligible customer of the month scored once by the champion in force for that month."""
     key = model_key(spec.name, "predictions")
-    gates = spec.gates
+    descriptions = gate_descriptions(spec)
 
     @asset(
         key=key,
@@ -56,15 +82,8 @@ def build_predictions_asset(spec: ModelSpec, partitions_def: PartitionsDefinitio
         kinds={kind, "xgboost", "pandas"},
         owners=list(spec.owners),
         check_specs=[
-            AssetCheckSpec(
-                OVERLAP_CHECK,
-                asset=key,
-                blocking=True,
-                description=f"Top-K overlap with the previous published list, over customers present in both "
-                f"months, must be at least {gates.min_top_k_overlap}"
-                + (f" and at most {gates.max_top_k_overlap}" if gates.max_top_k_overlap is not None else "")
-                + ". Blocks publishing.",
-            )
+            AssetCheckSpec(name, asset=key, blocking=True, description=description + " Blocks publishing.")
+            for name, description in descriptions.items()
         ],
         description=f"Scores of every eligible customer of the month by the `{spec.name}` champion, with ranks. "
         "Excluded: " + (", ".join(f"{e.reason or e.column} ({e.column} = {e.equals})" for e in spec.exclusions) or "nobody") + ".",
@@ -77,14 +96,13 @@ def build_predictions_asset(spec: ModelSpec, partitions_def: PartitionsDefinitio
                 f"No champion model for '{spec.name}' in force at {month}: no version has passed its quality gates yet, "
                 "so nothing can be scored or published."
             )
-        columns = ["customer_id"] + list(spec.features) + list(dict.fromkeys(e.column for e in spec.exclusions))
+        columns = list(dict.fromkeys(["customer_id", *spec.features, *(e.column for e in spec.exclusions)]))
         snapshot = warehouse.query(
-            f"SELECT {', '.join(dict.fromkeys(columns))} FROM {warehouse.table(snapshot_table(spec.source.name))} "
-            "WHERE snapshot_month = ?",
+            f"SELECT {', '.join(columns)} FROM {warehouse.table(snapshot_table(spec.source.name))} WHERE snapshot_month = ?",
             [month],
         )
-        excluded = excluded_mask(snapshot, spec.exclusions)
-        eligible = snapshot[~excluded.to_numpy()]
+        excluded = excluded_mask(snapshot, spec.exclusions).to_numpy()
+        eligible = snapshot[~excluded]
         context.log.info(f"Scoring {len(eligible):,} eligible customers with {spec.name} v{champion.version}")
         scores = modeling.predict(champion.artifact, modeling.feature_matrix(eligible, champion.feature_schema))
         ids = eligible["customer_id"].to_numpy()
@@ -100,64 +118,34 @@ def build_predictions_asset(spec: ModelSpec, partitions_def: PartitionsDefinitio
         )
         warehouse.replace_rows(PREDICTIONS, {"model": spec.name, "month": month}, frame)
 
-        k = list_size(len(frame), spec.list_top_fraction)
-        listed = frame.loc[frame["rank"] <= k, "customer_id"].to_numpy()
-        previous_month, previous = previous_published_list(warehouse, spec.name, month)
-        overlap_check = _overlap_check(spec, listed, previous, previous_month, ids)
-        excluded_counts = {
-            f"{rule.column} = {rule.equals}": int(excluded_mask(snapshot, [rule]).sum()) for rule in spec.exclusions
-        }
+        # The gates read back what was stored, so they judge exactly what would be published.
+        current = load_month_predictions(warehouse, spec.name, month)
+        previous_month = previous_published_month(warehouse, spec.name, month)
+        previous = load_month_predictions(warehouse, spec.name, previous_month, with_published=True) if previous_month else None
+        results = rules.business_gates(
+            spec.gates,
+            spec.list_top_fraction,
+            current,
+            previous,
+            eligible_ids=ids,
+            excluded_ids=snapshot["customer_id"].to_numpy()[excluded],
+        )
+        for gate in results:
+            (context.log.info if gate.passed else context.log.error)(f"gate {gate.name}: {'passed' if gate.passed else 'FAILED'}: {gate.summary}")
+        excluded_counts = {f"{r.column} = {r.equals}": int(excluded_mask(snapshot, [r]).sum()) for r in spec.exclusions}
         return MaterializeResult(
             metadata={
                 "rows_scored": len(frame),
                 "dagster/row_count": len(frame),
                 "excluded": MetadataValue.json(excluded_counts),
-                "list_size": k,
+                "list_size": list_size(len(frame), spec.list_top_fraction),
                 "model_version": champion.version,
                 "score_quantiles": MetadataValue.json(
-                    {q: round(float(np.quantile(scores, q)), 4) for q in (0.1, 0.5, 0.9, 0.99)} if len(scores) else {}
+                    {str(q): round(float(np.quantile(scores, q)), 4) for q in (0.1, 0.5, 0.9, 0.99)} if len(scores) else {}
                 ),
                 "table": warehouse.table(PREDICTIONS),
             },
-            check_results=[overlap_check],
+            check_results=[check_result(gate, key) for gate in results],
         )
 
     return predictions
-
-
-def _overlap_check(spec: ModelSpec, listed, previous, previous_month, population) -> AssetCheckResult:
-    gates = spec.gates
-    if previous_month is None:
-        return AssetCheckResult(
-            check_name=OVERLAP_CHECK,
-            passed=True,
-            description="no previously published list to compare with (first month)",
-            metadata={"overlap": None, "threshold_min": gates.min_top_k_overlap, "previous_month": None},
-        )
-    result = top_k_overlap(listed, previous, population)
-    value = result.overlap
-    passed = value is None or (
-        value >= gates.min_top_k_overlap and (gates.max_top_k_overlap is None or value <= gates.max_top_k_overlap)
-    )
-    bounds = f">= {gates.min_top_k_overlap}" + (f" and <= {gates.max_top_k_overlap}" if gates.max_top_k_overlap is not None else "")
-    return AssetCheckResult(
-        check_name=OVERLAP_CHECK,
-        passed=passed,
-        severity=AssetCheckSeverity.ERROR,
-        description=(
-            f"overlap {value:.3f} with the list of {previous_month} (required {bounds})"
-            if value is not None
-            else f"none of the {result.previous_listed} customers listed in {previous_month} is still present"
-        ),
-        metadata={
-            "overlap": value,
-            "threshold_min": gates.min_top_k_overlap,
-            "threshold_max": gates.max_top_k_overlap,
-            "previous_month": str(previous_month),
-            "previous_listed": result.previous_listed,
-            "previous_listed_still_present": result.previous_listed_still_present,
-            "relisted": result.relisted,
-            "entering_list": result.entering,
-            "leaving_list_still_present": result.leaving_still_present,
-        },
-    )

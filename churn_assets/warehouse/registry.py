@@ -16,6 +16,8 @@ from churn_assets.warehouse.base import Warehouse
 
 VERSIONS = "model_versions"
 PROMOTIONS = "model_promotions"
+ALIASES = "model_aliases"
+CHAMPION, CHALLENGER = "champion", "challenger"
 
 
 @dataclass(frozen=True)
@@ -79,9 +81,44 @@ def register(warehouse: Warehouse, model: str, record: dict[str, Any]) -> int:
 
 
 def promote(warehouse: Warehouse, model: str, version: int, month: dt.date) -> None:
-    """Make `version` the champion from `month` on (idempotent per model and month)."""
-    row = pd.DataFrame([{"model": model, "effective_month": month, "version": version, "promoted_at": pd.Timestamp.now(tz="UTC")}])
-    warehouse.replace_rows(PROMOTIONS, {"model": model, "effective_month": month}, row)
+    """Make `version` the champion from `month` on, in one transaction (idempotent per model and month).
+
+    The promotion history and the `champion` alias change together or not at all: an
+    interrupted promotion leaves the previous champion in force.
+    """
+    now = pd.Timestamp.now(tz="UTC")
+    with warehouse.connect() as conn:
+        conn.execute("BEGIN TRANSACTION")
+        try:
+            for table, key in ((PROMOTIONS, {"model": model, "effective_month": month}), (ALIASES, {"model": model, "alias": CHAMPION})):
+                if warehouse._columns(conn, table) is not None:
+                    where = " AND ".join(f"{c} = ?" for c in key)
+                    conn.execute(f"DELETE FROM {warehouse.table(table)} WHERE {where}", list(key.values()))
+            warehouse._write_frame(
+                conn, PROMOTIONS, pd.DataFrame([{"model": model, "effective_month": month, "version": version, "promoted_at": now}])
+            )
+            latest = conn.execute(
+                f"SELECT version FROM {warehouse.table(PROMOTIONS)} WHERE model = ? ORDER BY effective_month DESC LIMIT 1", [model]
+            ).fetchall()[0][0]
+            warehouse._write_frame(conn, ALIASES, pd.DataFrame([{"model": model, "alias": CHAMPION, "version": latest, "updated_at": now}]))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+
+def set_alias(warehouse: Warehouse, model: str, alias: str, version: int) -> None:
+    """Point `alias` (e.g. challenger) at `version`."""
+    row = pd.DataFrame([{"model": model, "alias": alias, "version": version, "updated_at": pd.Timestamp.now(tz="UTC")}])
+    warehouse.replace_rows(ALIASES, {"model": model, "alias": alias}, row)
+
+
+def aliases(warehouse: Warehouse, model: str) -> dict[str, int]:
+    """Current aliases of a model's versions, e.g. {"champion": 7, "challenger": 8}."""
+    if warehouse.columns(ALIASES) is None:
+        return {}
+    frame = warehouse.query(f"SELECT alias, version FROM {warehouse.table(ALIASES)} WHERE model = ?", [model])
+    return dict(zip(frame["alias"], frame["version"].astype(int)))
 
 
 def champion_for(warehouse: Warehouse, model: str, month: dt.date) -> ModelVersion | None:

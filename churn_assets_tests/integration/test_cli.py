@@ -41,7 +41,7 @@ def test_run_on_an_empty_warehouse_says_to_seed(tmp_path):
 
 
 def test_seed_run_and_query_from_the_command_line(tmp_path):
-    seeded = cli("seed", "--customers", "1500", "--months", "5", "--end-month", "2025-06", tmp_path=tmp_path)
+    seeded = cli("seed", "--customers", "3000", "--months", "5", "--end-month", "2025-06", tmp_path=tmp_path)
     assert seeded.returncode == 0, seeded.stderr
     again = cli("seed", "--if-missing", tmp_path=tmp_path)
     assert "already seeded" in again.stdout

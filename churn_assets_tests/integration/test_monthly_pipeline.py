@@ -109,7 +109,7 @@ def test_overlap_gate_reports_honest_months_and_passes_them(completed_home):
     record = instance.event_log_storage.get_latest_asset_check_execution_by_key([key])[key]
     evaluation = record.event.dagster_event.event_specific_data
     assert evaluation.passed
-    overlap = evaluation.metadata["overlap"].value
+    overlap = evaluation.metadata["value"].value
     assert CHURN.gates.min_top_k_overlap <= overlap <= 1.0
 
 

@@ -1,0 +1,56 @@
+"""Coverage: every eligible customer scored exactly once, nobody excluded scored or listed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class CoverageResult:
+    scored: int
+    duplicated_ids: list
+    invalid_scores: int
+    missing_eligible: list | None
+    scored_not_eligible: list | None
+    excluded_listed: list | None
+
+    @property
+    def passed(self) -> bool:
+        return not (
+            self.duplicated_ids or self.invalid_scores or self.missing_eligible or self.scored_not_eligible or self.excluded_listed
+        )
+
+
+def coverage(
+    scored_ids: np.ndarray,
+    scores: np.ndarray,
+    listed_ids: np.ndarray,
+    eligible_ids: np.ndarray | None = None,
+    excluded_ids: np.ndarray | None = None,
+    examples: int = 20,
+) -> CoverageResult:
+    """Compare what was scored and listed with the month's eligible and excluded customers.
+
+    Without the population (eligible_ids None, e.g. validating bare prediction files), only
+    uniqueness and valid scores are checked.
+    """
+    scored_ids = np.asarray(scored_ids)
+    unique, counts = np.unique(scored_ids, return_counts=True)
+    scores = np.asarray(scores, dtype=float)
+    invalid = int(np.sum(~np.isfinite(scores) | (scores < 0) | (scores > 1)))
+    missing = not_eligible = excluded_listed = None
+    if eligible_ids is not None:
+        missing = np.setdiff1d(np.asarray(eligible_ids), unique)[:examples].tolist()
+        not_eligible = np.setdiff1d(unique, np.asarray(eligible_ids))[:examples].tolist()
+    if excluded_ids is not None:
+        excluded_listed = np.intersect1d(np.asarray(listed_ids), np.asarray(excluded_ids))[:examples].tolist()
+    return CoverageResult(
+        scored=len(scored_ids),
+        duplicated_ids=unique[counts > 1][:examples].tolist(),
+        invalid_scores=invalid,
+        missing_eligible=missing,
+        scored_not_eligible=not_eligible,
+        excluded_listed=excluded_listed,
+    )
