@@ -38,6 +38,8 @@ class SourceSpec:
     value_ranges: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
     required_columns: tuple[str, ...] = ()
     label_columns: tuple[str, ...] = ()
+    not_null: tuple[str, ...] = ()
+    allowed_values: dict[str, tuple] = field(default_factory=dict)
     """Outcome columns: read only for training, once matured; never copied into a snapshot."""
     max_row_count_change: float = 0.5
     """A month's row count may differ from the previous month's by at most this fraction."""
@@ -179,6 +181,15 @@ class _Reader:
         return value
 
 
+def _allowed_values(reader: _Reader) -> dict[str, tuple]:
+    values = reader.get("allowed_values", dict, {})
+    for column, allowed in values.items():
+        reader.identifier("allowed_values", column)
+        if not isinstance(allowed, list) or not allowed:
+            reader.fail("allowed_values", f"{column}: must be a non-empty list of values")
+    return {column: tuple(allowed) for column, allowed in values.items()}
+
+
 def _band(reader: _Reader, key: str) -> tuple[float, float]:
     value = reader.get(key, list)
     if len(value) != 2 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
@@ -228,6 +239,8 @@ def _parse(path: Path, raw: Any) -> Catalog:
             value_ranges=ranges,
             required_columns=reader.identifiers("required_columns", ()),
             label_columns=reader.identifiers("label_columns"),
+            not_null=reader.identifiers("not_null", ()),
+            allowed_values=_allowed_values(reader),
             max_row_count_change=reader.fraction("max_row_count_change", 0.5),
         )
     if not sources:

@@ -36,12 +36,17 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--force-snapshot", action="store_true", help="replace past snapshots whose source changed")
     run.add_argument("--verbose", action="store_true", help="show Dagster's event log")
 
+    incident = commands.add_parser("incident", help="break the local source the way real incidents do (or 'reset')")
+    incident.add_argument("name", help="an incident name, 'list', or 'reset'")
+    incident.add_argument("--month", help="month the incident hits, YYYY-MM (default: the source's latest month)")
+    incident.add_argument("--column", default="tenure_months", help="column for missing-column / renamed-column")
+
     sql = commands.add_parser("sql", help="run a read-only SQL query on the local warehouse and print the result")
     sql.add_argument("query")
 
     args = parser.parse_args(argv)
     try:
-        return {"seed": _seed, "run": _run, "sql": _sql}[args.command](args)
+        return {"seed": _seed, "run": _run, "sql": _sql, "incident": _incident}[args.command](args)
     except UsageError as exc:
         print(f"churn-assets: error: {exc}", file=sys.stderr)
         return 2
@@ -92,6 +97,44 @@ def _seed(args) -> int:
     )
     print(f"Seeded {database} in {time.perf_counter() - started:.1f}s: {summary}")
     return 0
+
+
+def _incident(args) -> int:
+    from churn_assets.simulate.incidents import INCIDENTS, apply_incident, reset
+
+    if args.name == "list":
+        for name, (description, _) in INCIDENTS.items():
+            print(f"{name:<26} {description}")
+        return 0
+    _, environment = _load()
+    if environment.name != "local":
+        raise UsageError("incidents change the local sample business only (CHURN_ENV=local)")
+    if not _source_exists(environment):
+        raise UsageError("the local source is empty: run `churn-assets seed` first")
+    database = environment.warehouse.database
+    if args.name == "reset":
+        reset(database)
+        print("Source view restored: analytics.customer_features_monthly is clean again")
+        return 0
+    if args.name not in INCIDENTS:
+        raise UsageError(f"unknown incident {args.name!r}; known: {', '.join(INCIDENTS)}, or reset / list")
+    month = _month_arg(args.month, "--month")
+    if month is None:
+        month = pd_month(environment.warehouse.query("SELECT max(snapshot_month) AS m FROM analytics.customer_features_monthly")["m"].iloc[0])
+    import duckdb
+
+    try:
+        print("Incident applied: " + apply_incident(database, args.name, month, column=args.column))
+    except (ValueError, duckdb.Error) as exc:
+        raise UsageError(str(exc).strip().splitlines()[0]) from None
+    print("Run the month to see which gate stops it: churn-assets run --from {0:%Y-%m} --to {0:%Y-%m}; undo with: churn-assets incident reset".format(month))
+    return 0
+
+
+def pd_month(value) -> dt.date:
+    import pandas as pd
+
+    return pd.Timestamp(value).date()
 
 
 def _source_exists(environment) -> bool:

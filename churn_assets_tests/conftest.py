@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from churn_assets.rules.months import add_months
+
 # A small business keeps the suite fast; the pipeline code path is the production one.
 CUSTOMERS = 3_000
 MONTHS = 10
@@ -71,13 +73,30 @@ def seeded_home(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def completed_home(seeded_home, tmp_path_factory) -> Path:
-    """A warehouse on which every month has run once, in order."""
-    home = tmp_path_factory.mktemp("completed")
+def history_home(seeded_home, tmp_path_factory) -> Path:
+    """A warehouse on which every month but the last has run once, in order."""
+    home = tmp_path_factory.mktemp("history")
     shutil.copy(seeded_home / "warehouse.duckdb", home / "warehouse.duckdb")
-    report = run_pipeline(home)
+    report = run_pipeline(home, last=add_months(END_MONTH, -1))
     assert report.all_succeeded, [m for m in report.months if not m.success]
     return home
+
+
+@pytest.fixture(scope="session")
+def completed_home(history_home, tmp_path_factory) -> Path:
+    """A warehouse on which every month has run once, in order."""
+    home = tmp_path_factory.mktemp("completed")
+    shutil.copy(history_home / "warehouse.duckdb", home / "warehouse.duckdb")
+    report = run_pipeline(home, first=END_MONTH, last=END_MONTH)
+    assert report.all_succeeded, [m for m in report.months if not m.success]
+    return home
+
+
+@pytest.fixture
+def history_copy(history_home, tmp_path) -> Path:
+    """A private copy of the warehouse before the last month ran (for incidents in that month)."""
+    shutil.copy(history_home / "warehouse.duckdb", tmp_path / "warehouse.duckdb")
+    return tmp_path
 
 
 @pytest.fixture

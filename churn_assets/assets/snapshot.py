@@ -22,7 +22,7 @@ from dagster import (
 
 from churn_assets.assets.common import SNAPSHOT_MANIFEST, partition_month, snapshot_key, snapshot_table
 from churn_assets.catalog import Catalog, SourceSpec
-from churn_assets.checks.contract import validate_snapshot
+from churn_assets.checks.contract import ContractSpec, validate_snapshot
 from churn_assets.modeling import frame_hash
 from churn_assets.rules.months import add_months
 from churn_assets.warehouse import Warehouse
@@ -37,18 +37,30 @@ class SnapshotConfig(Config):
     """Replace a past snapshot whose content the source has since changed (normally refused)."""
 
 
-def required_columns(catalog: Catalog, source: SourceSpec) -> list[str]:
-    """Every column some model of this source needs: contract columns, features, exclusion columns."""
-    columns = list(source.required_columns)
+def contract_for(catalog: Catalog, source: SourceSpec) -> ContractSpec:
+    """The source's contract: its own rules plus every column some model of it needs, typed as
+    the models use it (numeric features must be numbers, categorical ones text)."""
+    columns, numeric, text = list(source.required_columns), [], []
     for model in catalog.models_of_source(source.name):
         columns += list(model.features) + [rule.column for rule in model.exclusions]
-    return list(dict.fromkeys(columns))
+        numeric += list(model.numeric_features)
+        text += list(model.categorical_features)
+    text = list(dict.fromkeys(text))
+    return ContractSpec(
+        required_columns=list(dict.fromkeys(columns)),
+        numeric_columns=[c for c in dict.fromkeys(numeric) if c not in text],
+        text_columns=text,
+        not_null=list(source.not_null),
+        allowed_values=dict(source.allowed_values),
+        value_ranges=dict(source.value_ranges),
+    )
 
 
 def build_snapshot_asset(catalog: Catalog, source: SourceSpec, partitions_def: PartitionsDefinition, kind: str) -> AssetsDefinition:
     """The snapshot asset of one source, shared by every model that reads it."""
     key = snapshot_key(source.name)
-    needed = required_columns(catalog, source)
+    contract_spec = contract_for(catalog, source)
+    needed = contract_spec.required_columns
     labels = catalog.label_columns(source.name)
 
     @asset(
@@ -94,7 +106,7 @@ def build_snapshot_asset(catalog: Catalog, source: SourceSpec, partitions_def: P
         if len(last):
             reference = int(last.iloc[0]["row_count"])
             band = (int(reference * (1 - source.max_row_count_change)), int(reference * (1 + source.max_row_count_change)) + 1)
-        contract = validate_snapshot(frame, needed, source.value_ranges, band)
+        contract = validate_snapshot(frame, contract_spec, band)
         check = AssetCheckResult(
             check_name=CONTRACT_CHECK,
             passed=contract.passed,

@@ -51,24 +51,51 @@ def _validator():
     return _context.data_sources.get("snapshots").get_asset("month").get_batch_definition("whole")
 
 
-def build_suite(
-    columns: list[str],
-    required_columns: list[str],
-    value_ranges: dict[str, tuple[float | None, float | None]],
-    row_count_range: tuple[int, int] | None,
-):
-    """The expectations for one snapshot; value checks only on columns that exist."""
+# pandas dtypes (and, for object columns, Python value types) that count as numbers or as text.
+NUMERIC_TYPES = ["int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float32", "float64",
+                 "Int8", "Int16", "Int32", "Int64", "Float32", "Float64", "bool", "boolean", "int", "float"]
+TEXT_TYPES = ["object", "string", "str", "category"]
+
+
+@dataclass(frozen=True)
+class ContractSpec:
+    """What a snapshot must satisfy (built from the catalogue)."""
+
+    required_columns: list[str]
+    numeric_columns: list[str] = field(default_factory=list)
+    text_columns: list[str] = field(default_factory=list)
+    not_null: list[str] = field(default_factory=list)
+    allowed_values: dict[str, tuple] = field(default_factory=dict)
+    value_ranges: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
+
+
+def build_suite(columns: list[str], contract: ContractSpec, row_count_range: tuple[int, int] | None):
+    """The expectations for one snapshot; column-level checks only on columns that exist
+    (a missing column is reported once, by its existence check)."""
     import great_expectations as gx
     import great_expectations.expectations as gxe
 
+    present = set(columns)
     suite = gx.ExpectationSuite(name="snapshot_contract")
-    for column in required_columns:
+    for column in contract.required_columns:
         suite.add_expectation(gxe.ExpectColumnToExist(column=column))
-    if ID_COLUMN in columns:
+    if ID_COLUMN in present:
         suite.add_expectation(gxe.ExpectColumnValuesToNotBeNull(column=ID_COLUMN))
         suite.add_expectation(gxe.ExpectColumnValuesToBeUnique(column=ID_COLUMN))
-    for column, (low, high) in value_ranges.items():
-        if column in columns:
+    for column in contract.not_null:
+        if column in present and column != ID_COLUMN:
+            suite.add_expectation(gxe.ExpectColumnValuesToNotBeNull(column=column))
+    for column in contract.numeric_columns:
+        if column in present:
+            suite.add_expectation(gxe.ExpectColumnValuesToBeInTypeList(column=column, type_list=NUMERIC_TYPES))
+    for column in contract.text_columns:
+        if column in present:
+            suite.add_expectation(gxe.ExpectColumnValuesToBeInTypeList(column=column, type_list=TEXT_TYPES))
+    for column, allowed in contract.allowed_values.items():
+        if column in present:
+            suite.add_expectation(gxe.ExpectColumnValuesToBeInSet(column=column, value_set=list(allowed)))
+    for column, (low, high) in contract.value_ranges.items():
+        if column in present:
             suite.add_expectation(gxe.ExpectColumnValuesToBeBetween(column=column, min_value=low, max_value=high))
     if row_count_range is not None:
         low, high = row_count_range
@@ -78,16 +105,11 @@ def build_suite(
     return suite
 
 
-def validate_snapshot(
-    frame: pd.DataFrame,
-    required_columns: list[str],
-    value_ranges: dict[str, tuple[float | None, float | None]],
-    row_count_range: tuple[int, int] | None = None,
-) -> ContractResult:
+def validate_snapshot(frame: pd.DataFrame, contract: ContractSpec, row_count_range: tuple[int, int] | None = None) -> ContractResult:
     """Run the contract on one month's rows and explain every failed expectation."""
     batch_definition = _validator()  # creates the GX context the suite binds to
-    suite = build_suite(list(frame.columns), required_columns, value_ranges, row_count_range)
-    outcome = batch_definition.get_batch(batch_parameters={"dataframe": frame}).validate(suite, result_format="SUMMARY")
+    suite = build_suite(list(frame.columns), contract, row_count_range)
+    outcome = batch_definition.get_batch(batch_parameters={"dataframe": _plain_dtypes(frame)}).validate(suite, result_format="SUMMARY")
     result = ContractResult(passed=bool(outcome.success), row_count=len(frame), evaluated=len(outcome.results))
     for item in outcome.results:
         if item.success:
@@ -105,9 +127,20 @@ def validate_snapshot(
             )
         else:
             examples = [_plain(v) for v in (details.get("partial_unexpected_list") or [])[:10]]
-            what = f"{config.type.removeprefix('expect_')} failed on {column}: {details.get('unexpected_count')} rows, e.g. {examples}"
+            count = details.get("unexpected_count")
+            observed = f"observed {details['observed_value']}" if details.get("observed_value") is not None else f"{count} rows"
+            what = f"{config.type.removeprefix('expect_column_values_to_').replace('_', ' ')} failed on {column}: {observed}" + (
+                f", e.g. {examples}" if examples else ""
+            )
         result.failures.append({"expectation": config.type, "column": column, "what": what})
     return result
+
+
+def _plain_dtypes(frame: pd.DataFrame) -> pd.DataFrame:
+    """Nullable integer columns (DuckDB's BIGINT with NULLs) as float64: GX's type check does not
+    recognise pandas extension dtypes. Only those columns are copied."""
+    nullable = [c for c, t in frame.dtypes.items() if isinstance(t, pd.api.extensions.ExtensionDtype) and t.kind in "iuf"]
+    return frame.astype({c: "float64" for c in nullable}) if nullable else frame
 
 
 def _plain(value: Any) -> Any:

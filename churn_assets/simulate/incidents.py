@@ -16,31 +16,80 @@ from churn_assets.simulate.seed import VIEW
 CLEAN = VIEW + "_clean"
 
 
+def _lit(month: dt.date) -> str:
+    # A date object formatted by us, never user text: safe to inline in a view definition.
+    return f"DATE '{month.isoformat()}'"
+
+
+def _in_month(month: dt.date, then: str, otherwise: str) -> str:
+    return f"CASE WHEN snapshot_month = {_lit(month)} THEN {then} ELSE {otherwise} END"
+
+
 def _missing_column(month: dt.date, column: str) -> str:
     # The data engineering team's view silently stops selecting a column (every month).
     return f"SELECT * EXCLUDE ({column}) FROM {CLEAN}"
 
 
+def _renamed_column(month: dt.date, column: str) -> str:
+    # The view renames a column: the old name is gone, a new one appears.
+    return f"SELECT * EXCLUDE ({column}), {column} AS {column}_renamed FROM {CLEAN}"
+
+
+def _null_ids(month: dt.date, column: str) -> str:
+    return f"SELECT * REPLACE ({_in_month(month, 'CASE WHEN customer_id % 50 = 0 THEN NULL ELSE customer_id END', 'customer_id')} AS customer_id) FROM {CLEAN}"
+
+
+def _duplicate_ids(month: dt.date, column: str) -> str:
+    # A fan-out join repeats some customers.
+    return f"SELECT * FROM {CLEAN} UNION ALL SELECT * FROM {CLEAN} WHERE snapshot_month = {_lit(month)} AND customer_id % 100 = 0"
+
+
+def _empty_month(month: dt.date, column: str) -> str:
+    return f"SELECT * FROM {CLEAN} WHERE snapshot_month <> {_lit(month)}"
+
+
+def _volume_drop(month: dt.date, column: str) -> str:
+    # A partial load: only about 30% of the month's customers arrive.
+    return f"SELECT * FROM {CLEAN} WHERE snapshot_month <> {_lit(month)} OR customer_id % 10 < 3"
+
+
+def _unit_change(month: dt.date, column: str) -> str:
+    # Billing starts sending monthly charges in cents instead of currency units.
+    return f"SELECT * REPLACE ({_in_month(month, 'monthly_charges * 100', 'monthly_charges')} AS monthly_charges) FROM {CLEAN}"
+
+
 def _scrambled_ids(month: dt.date, column: str) -> str:
     # A bad join attaches each customer's features to another customer, in one month.
+    m = _lit(month)
     return f"""
     WITH shuffled AS (
         SELECT a.customer_id AS true_id, b.customer_id AS wrong_id
         FROM (SELECT customer_id, row_number() OVER (ORDER BY customer_id) AS n
-              FROM {CLEAN} WHERE snapshot_month = DATE '{month.isoformat()}') a
+              FROM {CLEAN} WHERE snapshot_month = {m}) a
         JOIN (SELECT customer_id, row_number() OVER (ORDER BY hash(customer_id)) AS n
-              FROM {CLEAN} WHERE snapshot_month = DATE '{month.isoformat()}') b USING (n)
+              FROM {CLEAN} WHERE snapshot_month = {m}) b USING (n)
     )
-    SELECT * REPLACE (CASE WHEN v.snapshot_month = DATE '{month.isoformat()}'
-                           THEN s.wrong_id ELSE v.customer_id END AS customer_id)
-    FROM {CLEAN} v LEFT JOIN shuffled s
-      ON s.true_id = v.customer_id AND v.snapshot_month = DATE '{month.isoformat()}'
+    SELECT v.* REPLACE (CASE WHEN v.snapshot_month = {m} THEN s.wrong_id ELSE v.customer_id END AS customer_id)
+    FROM {CLEAN} v LEFT JOIN shuffled s ON s.true_id = v.customer_id AND v.snapshot_month = {m}
     """
 
 
+def _excluded_customers_listed(month: dt.date, column: str) -> str:
+    # The consent table's join breaks: every do-not-contact flag of the month arrives NULL, so
+    # customers who must not be contacted would be scored and listed.
+    return f"SELECT * REPLACE ({_in_month(month, 'CAST(NULL AS BOOLEAN)', 'do_not_contact')} AS do_not_contact) FROM {CLEAN}"
+
+
 INCIDENTS: dict[str, tuple[str, Callable[[dt.date, str], str]]] = {
-    "missing-column": ("the view drops a feature column (default tenure_months)", _missing_column),
+    "missing-column": ("the view drops a feature column (--column, default tenure_months), every month", _missing_column),
+    "renamed-column": ("the view renames a feature column (--column), every month", _renamed_column),
+    "null-ids": ("2% of the month's customer_id are NULL", _null_ids),
+    "duplicate-ids": ("1% of the month's customers appear twice", _duplicate_ids),
+    "empty-month": ("the month has no rows at all", _empty_month),
+    "volume-drop": ("only about 30% of the month's customers arrive", _volume_drop),
+    "unit-change": ("monthly_charges arrive in cents instead of currency units", _unit_change),
     "scrambled-ids": ("features attached to the wrong customers in one month", _scrambled_ids),
+    "excluded-customers-listed": ("do_not_contact flags arrive NULL for the month", _excluded_customers_listed),
 }
 
 
