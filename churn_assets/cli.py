@@ -41,12 +41,18 @@ def main(argv: list[str] | None = None) -> int:
     incident.add_argument("--month", help="month the incident hits, YYYY-MM (default: the source's latest month)")
     incident.add_argument("--column", default="tenure_months", help="column for missing-column / renamed-column")
 
+    validate = commands.add_parser("validate", help="the Validation stage: business-rule gates on two months of predictions")
+    validate.add_argument("--model", default="churn", help="catalogue model whose thresholds apply (default churn)")
+    validate.add_argument("--val-model-version", type=int, help="the model version the current predictions must come from")
+    validate.add_argument("--prev-month-preds", help="previous month: .parquet/.csv file or warehouse:<model>/<YYYY-MM>")
+    validate.add_argument("--curr-month-preds", required=True, help="current month: .parquet/.csv file or warehouse:<model>/<YYYY-MM>")
+
     sql = commands.add_parser("sql", help="run a read-only SQL query on the local warehouse and print the result")
     sql.add_argument("query")
 
     args = parser.parse_args(argv)
     try:
-        return {"seed": _seed, "run": _run, "sql": _sql, "incident": _incident}[args.command](args)
+        return {"seed": _seed, "run": _run, "sql": _sql, "incident": _incident, "validate": _validate}[args.command](args)
     except UsageError as exc:
         print(f"churn-assets: error: {exc}", file=sys.stderr)
         return 2
@@ -129,6 +135,23 @@ def _incident(args) -> int:
         raise UsageError(str(exc).strip().splitlines()[0]) from None
     print("Run the month to see which gate stops it: churn-assets run --from {0:%Y-%m} --to {0:%Y-%m}; undo with: churn-assets incident reset".format(month))
     return 0
+
+
+def _validate(args) -> int:
+    from churn_assets.validation import PredictionInputError, format_verdict, load_predictions, validate_months
+
+    catalog, environment = _load()
+    if args.model not in catalog.models:
+        raise UsageError(f"--model: unknown model {args.model!r}; the catalogue has {sorted(catalog.models)}")
+    spec = catalog.models[args.model]
+    try:
+        current = load_predictions(args.curr_month_preds, environment.warehouse)
+        previous = load_predictions(args.prev_month_preds, environment.warehouse) if args.prev_month_preds else None
+    except PredictionInputError as exc:
+        raise UsageError(str(exc)) from None
+    results = validate_months(spec, args.val_model_version, previous, current)
+    print(format_verdict(spec, results))
+    return 0 if all(r.passed for r in results) else 1
 
 
 def pd_month(value) -> dt.date:

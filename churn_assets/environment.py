@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +50,87 @@ def load_environment(name: str | None = None) -> Environment:
             warehouse_kind="duckdb",
             schedules_running=False,
         )
-    raise EnvironmentError_(
-        f"CHURN_ENV={name} (Snowflake) is not available in this build yet; use CHURN_ENV=local."
+    return snowflake_environment(name)
+
+
+# -- dev and prod: Snowflake ------------------------------------------------------------------
+# Every setting is an environment variable (docs/deployment.md). Credentials reach the resource
+# only as dagster.EnvVar: Dagster resolves them when a run starts and shows only their names.
+SNOWFLAKE_REQUIRED = ("CHURN_SNOWFLAKE_ACCOUNT", "CHURN_SNOWFLAKE_USER", "CHURN_SNOWFLAKE_DATABASE")
+SNOWFLAKE_AUTH = ("CHURN_SNOWFLAKE_PASSWORD", "CHURN_SNOWFLAKE_PRIVATE_KEY", "CHURN_SNOWFLAKE_PRIVATE_KEY_PATH")
+SNOWFLAKE_KEY_PASSWORD = "CHURN_SNOWFLAKE_PRIVATE_KEY_PASSWORD"
+# Snowflake identifiers this code writes into SQL unquoted (so upper-cased by Snowflake).
+_SNOWFLAKE_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
+
+
+def snowflake_schema_default(name: str) -> str:
+    return f"CHURN_{name.upper()}"
+
+
+def snowflake_schema(name: str) -> str:
+    """The environment's schema: $CHURN_SNOWFLAKE_SCHEMA, else CHURN_DEV / CHURN_PROD."""
+    return (os.environ.get("CHURN_SNOWFLAKE_SCHEMA") or snowflake_schema_default(name)).strip().upper()
+
+
+def snowflake_environment(name: str) -> Environment:
+    """dev or prod: the same asset graph on one schema of a Snowflake database.
+
+    Checks every setting before anything connects, and reports all that is wrong at once
+    (one line, naming the variables to set), never a connector's stack trace.
+    """
+    env = {key: value.strip() for key, value in os.environ.items() if key.startswith("CHURN_SNOWFLAKE_") and value.strip()}
+    problems = []
+    missing = [variable for variable in SNOWFLAKE_REQUIRED if variable not in env]
+    auth = [variable for variable in SNOWFLAKE_AUTH if variable in env]
+    if not auth:
+        missing.append("one of " + " / ".join(SNOWFLAKE_AUTH))
+    if missing:
+        problems.append("set " + ", ".join(missing))
+    if len(auth) > 1:
+        problems.append(f"set only one of {' / '.join(auth)} (password or key pair, not both)")
+    key_path = env.get("CHURN_SNOWFLAKE_PRIVATE_KEY_PATH")
+    if key_path and not Path(key_path).is_file():
+        problems.append(f"CHURN_SNOWFLAKE_PRIVATE_KEY_PATH={key_path} is not a readable file")
+    schema = snowflake_schema(name)
+    for variable, value in (
+        ("CHURN_SNOWFLAKE_DATABASE", env.get("CHURN_SNOWFLAKE_DATABASE")),
+        ("CHURN_SNOWFLAKE_SCHEMA", schema),
+        ("CHURN_SNOWFLAKE_ROLE", env.get("CHURN_SNOWFLAKE_ROLE")),
+        ("CHURN_SNOWFLAKE_WAREHOUSE", env.get("CHURN_SNOWFLAKE_WAREHOUSE")),
+    ):
+        if value and not _SNOWFLAKE_IDENTIFIER.match(value):
+            problems.append(f"{variable}={value!r} is not a plain Snowflake identifier (letters, digits, _ and $)")
+    if name == "dev" and schema == snowflake_schema_default("prod"):
+        problems.append(f"CHURN_ENV=dev never writes to the prod schema {schema}: unset CHURN_SNOWFLAKE_SCHEMA or pick a dev schema")
+    if problems:
+        raise EnvironmentError_(
+            f"CHURN_ENV={name} (Snowflake) cannot load: " + "; ".join(problems) + " (see docs/deployment.md)"
+        )
+
+    from dagster import EnvVar
+
+    # Imports no Snowflake library: the connector and dagster-snowflake load on first connection.
+    from churn_assets.warehouse.snowflake import SnowflakeWarehouse
+
+    def secret(variable: str) -> EnvVar | None:
+        return EnvVar(variable) if variable in env else None
+
+    warehouse = SnowflakeWarehouse(
+        account=EnvVar("CHURN_SNOWFLAKE_ACCOUNT"),
+        user=EnvVar("CHURN_SNOWFLAKE_USER"),
+        password=secret("CHURN_SNOWFLAKE_PASSWORD"),
+        private_key=secret("CHURN_SNOWFLAKE_PRIVATE_KEY"),
+        private_key_path=secret("CHURN_SNOWFLAKE_PRIVATE_KEY_PATH"),
+        private_key_password=secret(SNOWFLAKE_KEY_PASSWORD),
+        database=env["CHURN_SNOWFLAKE_DATABASE"].upper(),
+        schema_name=schema,
+        role=env.get("CHURN_SNOWFLAKE_ROLE"),
+        warehouse=env.get("CHURN_SNOWFLAKE_WAREHOUSE"),
+    )
+    return Environment(
+        name=name,
+        warehouse=warehouse,
+        warehouse_kind="snowflake",
+        # prod runs the monthly schedule; dev is run by the pipeline's Train stage and by hand.
+        schedules_running=name == "prod",
     )

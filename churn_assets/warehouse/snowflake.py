@@ -120,15 +120,35 @@ def normalise_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 class SnowflakeSession:
     """The DB-API surface the shared SQL uses: ``execute(sql, params)`` with ``?`` placeholders,
-    returning a cursor (``fetchall``, ``fetch_pandas_all``)."""
+    returning a cursor (``fetchall``, ``fetch_pandas_all``). Tracks whether a transaction is open."""
 
     def __init__(self, connection: Any):
         self.connection = connection
+        self.in_transaction = False
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
         cursor = self.connection.cursor()
         cursor.execute(sql, [bindable(p) for p in params] or None)
+        statement = sql.lstrip().split(None, 1)[0].upper() if sql.strip() else ""
+        if statement in ("BEGIN", "START"):
+            self.in_transaction = True
+        elif statement in ("COMMIT", "ROLLBACK"):
+            self.in_transaction = False
         return cursor
+
+    @contextmanager
+    def outside_transaction(self) -> Iterator[None]:
+        """For DDL: Snowflake commits an open transaction before any DDL statement. Inside one
+        (e.g. the registry's first version creates its table), commit explicitly, run the DDL,
+        and reopen the transaction so the writes that follow still commit or roll back together."""
+        if not self.in_transaction:
+            yield
+            return
+        self.execute("COMMIT")
+        try:
+            yield
+        finally:
+            self.execute("BEGIN TRANSACTION")
 
 
 class SnowflakeWarehouse(Warehouse):
@@ -249,16 +269,27 @@ class SnowflakeWarehouse(Warehouse):
             return None
         types = {column: snowflake_type(frame[column]) for column in frame.columns}
         existing = self._columns(conn, table)
+        ddl = []
         if existing is None:
             columns = ", ".join(f"{quote(c)} {t}" for c, t in types.items())
-            conn.execute(f"CREATE TABLE IF NOT EXISTS {self.table(table)} ({columns})")
+            ddl.append(f"CREATE TABLE IF NOT EXISTS {self.table(table)} ({columns})")
         else:
             # Additive schema evolution, as on DuckDB: a new column in the frame becomes a new column.
-            for column in frame.columns:
-                if column.lower() not in existing:
-                    conn.execute(f"ALTER TABLE {self.table(table)} ADD COLUMN IF NOT EXISTS {quote(column)} {types[column]}")
-        if len(frame) <= INSERT_VALUES_MAX_ROWS:
+            ddl += [
+                f"ALTER TABLE {self.table(table)} ADD COLUMN IF NOT EXISTS {quote(c)} {types[c]}"
+                for c in frame.columns
+                if c.lower() not in existing
+            ]
+        staging = len(frame) > INSERT_VALUES_MAX_ROWS
+        if not ddl and not staging:
             return None
+        with conn.outside_transaction():
+            for statement in ddl:
+                conn.execute(statement)
+            return self._stage(conn, table, frame, types) if staging else None
+
+    def _stage(self, conn: SnowflakeSession, table: str, frame: pd.DataFrame, types: dict[str, str]) -> str:
+        """Upload a large frame into a temporary table with write_pandas (Parquet, COPY INTO)."""
 
         from snowflake.connector import pandas_tools  # the module attribute, so test fakes apply
 
@@ -298,4 +329,5 @@ class SnowflakeWarehouse(Warehouse):
     @staticmethod
     def _drop_staged(conn: SnowflakeSession, staged: str | None) -> None:
         if staged is not None:
-            conn.execute(f"DROP TABLE IF EXISTS {staged}")
+            with conn.outside_transaction():
+                conn.execute(f"DROP TABLE IF EXISTS {staged}")
