@@ -35,6 +35,11 @@ class SourceSpec:
 
     name: str
     relation: str
+    """Table or view in the warehouse; empty for a file source (loaded into `source_<name>`)."""
+    files: str | None = None
+    """CSV or Parquet path or glob (relative to the catalogue file) loaded into the warehouse."""
+    rename: dict[str, str] = field(default_factory=dict)
+    """File column -> contract column, e.g. customerID: customer_id."""
     value_ranges: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
     required_columns: tuple[str, ...] = ()
     label_columns: tuple[str, ...] = ()
@@ -86,10 +91,19 @@ class ModelSpec:
     exclusions: tuple[Exclusion, ...]
     list_top_fraction: float
     gates: Gates
+    label_values: dict[str, int] = field(default_factory=dict)
+    """How label values map to 1/0 when the source does not hold 0/1 (e.g. Yes: 1, No: 0)."""
 
     @property
     def numeric_features(self) -> tuple[str, ...]:
         return tuple(f for f in self.features if f not in self.categorical_features)
+
+    def label_as_int(self, values):
+        """The label as 0/1 (pandas Series in, Series out); unmapped or missing values become NaN."""
+        if not self.label_values:
+            return values.astype("float64")
+        mapping = {str(k): v for k, v in self.label_values.items()}
+        return values.astype("string").map(mapping).astype("float64")
 
 
 @dataclass(frozen=True)
@@ -114,11 +128,31 @@ def catalog_path() -> Path:
     return Path(os.environ.get(CATALOG_ENV_VAR) or DEFAULT_CATALOG)
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """YAML that refuses a key given twice (plain YAML keeps the last one silently: a second
+    `churn:` entry would replace the first model without a word)."""
+
+
+def _mapping_without_duplicates(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False):
+    seen = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r} (a model or key given twice)", key_node.start_mark
+            )
+        seen.add(key)
+    return loader.construct_mapping(node, deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates)
+
+
 def load_catalog(path: str | Path | None = None) -> Catalog:
     """Read and validate a catalogue file; raise CatalogError naming file, model and key."""
     path = Path(path) if path else catalog_path()
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.load(path.read_text(), Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
     except FileNotFoundError as exc:
         raise CatalogError(f"{path}: catalogue file not found") from exc
     except yaml.YAMLError as exc:
@@ -181,6 +215,13 @@ class _Reader:
         return value
 
 
+def _label_values(reader: _Reader) -> dict[str, int]:
+    values = reader.get("label_values", dict, {})
+    if values and (sorted(set(values.values())) != [0, 1] or any(isinstance(v, bool) for v in values.values())):
+        reader.fail("label_values", f"must map source values to 1 and 0, e.g. {{Yes: 1, No: 0}}; got {values}")
+    return {str(k): int(v) for k, v in values.items()}
+
+
 def _allowed_values(reader: _Reader) -> dict[str, tuple]:
     values = reader.get("allowed_values", dict, {})
     for column, allowed in values.items():
@@ -233,9 +274,19 @@ def _parse(path: Path, raw: Any) -> Catalog:
             if not (isinstance(bounds, list) and len(bounds) == 2):
                 reader.fail("value_ranges", f"{column}: must be [min, max] (null for open)")
             ranges[column] = (bounds[0], bounds[1])
+        files = reader.get("files", str, None)
+        if files is not None and "relation" in body:
+            reader.fail("files", "a source reads either a warehouse relation or files, not both")
+        rename = reader.get("rename", dict, {})
+        for target in rename.values():
+            reader.identifier("rename", target)
+        if files is not None and not Path(files).is_absolute():
+            files = str((path.parent / files).resolve())
         sources[name] = SourceSpec(
             name=name,
-            relation=reader.identifier("relation", pattern=_RELATION),
+            relation="" if files is not None else reader.identifier("relation", pattern=_RELATION),
+            files=files,
+            rename={str(k): v for k, v in rename.items()},
             value_ranges=ranges,
             required_columns=reader.identifiers("required_columns", ()),
             label_columns=reader.identifiers("label_columns"),
@@ -321,4 +372,26 @@ def _parse_model(path: Path, name: str, body: Any, sources: dict[str, SourceSpec
         exclusions=tuple(exclusions),
         list_top_fraction=top_fraction,
         gates=gates,
+        label_values=_label_values(r),
     )
+
+
+def check_against_source(catalog: Catalog, source_name: str, columns: set[str], label_columns: set[str] | None = None) -> None:
+    """Every feature, exclusion column and label a model names must exist in its source.
+
+    `columns` are the columns known for the source (live relation and last snapshot);
+    `label_columns` those of the live relation (labels never reach a snapshot), None to skip.
+    Comparison ignores case (Snowflake upper-cases unquoted names).
+    """
+    known = {c.lower() for c in columns}
+    source = catalog.sources[source_name]
+    for model in catalog.models_of_source(source_name):
+        where = f"{catalog.path}: model '{model.name}'"
+        missing = [f for f in model.features if f.lower() not in known]
+        if missing:
+            raise CatalogError(f"{where}, key 'features': {missing} not in source '{source_name}' ({source.relation or source.files})")
+        missing = [e.column for e in model.exclusions if e.column.lower() not in known]
+        if missing:
+            raise CatalogError(f"{where}, key 'exclusions': {missing} not in source '{source_name}' ({source.relation or source.files})")
+        if label_columns is not None and model.label.lower() not in {c.lower() for c in label_columns}:
+            raise CatalogError(f"{where}, key 'label': {model.label!r} not in source '{source_name}' ({source.relation or source.files})")

@@ -22,9 +22,9 @@ from churn_assets.assets.common import snapshot_key
 from churn_assets.assets.model import build_model_asset
 from churn_assets.assets.predictions import build_predictions_asset
 from churn_assets.assets.published import build_published_asset
-from churn_assets.assets.snapshot import build_snapshot_asset
+from churn_assets.assets.snapshot import build_snapshot_asset, known_source_columns
 from churn_assets.assets.training import build_training_set_asset
-from churn_assets.catalog import Catalog, load_catalog
+from churn_assets.catalog import Catalog, check_against_source, load_catalog
 from churn_assets.environment import Environment, load_environment
 
 ALL_MODELS_JOB = "all_models_monthly"
@@ -41,6 +41,8 @@ def build_definitions(catalog: Catalog | None = None, environment: Environment |
     """Every asset, job and schedule for every model of the catalogue, wired to one environment."""
     catalog = catalog or load_catalog()
     environment = environment or load_environment()
+    if environment.check_sources_at_load:
+        check_sources(catalog, environment)
     kind = environment.warehouse_kind
     # Partition key = first day of the month; the last partition is the last completed month.
     months = MonthlyPartitionsDefinition(start_date=catalog.partitions_start.isoformat())
@@ -83,6 +85,15 @@ def build_definitions(catalog: Catalog | None = None, environment: Environment |
         # One DuckDB file takes one writing process at a time: run steps in-process locally.
         executor=in_process_executor if environment.warehouse_kind == "duckdb" else multiprocess_executor,
     )
+
+
+def check_sources(catalog: Catalog, environment: Environment) -> None:
+    """Refuse a catalogue naming columns its sources do not have (CatalogError names file, model, key).
+    A source that does not exist yet (not seeded, not loaded) is not checked."""
+    for source in catalog.sources.values():
+        known = known_source_columns(environment.warehouse, source)
+        if known is not None:
+            check_against_source(catalog, source.name, *known)
 
 
 @definitions

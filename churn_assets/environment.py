@@ -25,6 +25,10 @@ class Environment:
     warehouse: Warehouse
     warehouse_kind: str
     schedules_running: bool
+    check_sources_at_load: bool = False
+    """Check the catalogue against the sources' columns when the definitions are built: cheap on a
+    local DuckDB file; on Snowflake it would open a connection in every run process, so there
+    `churn-assets check` does it instead (pipeline Tests stage)."""
 
 
 def churn_home() -> Path:
@@ -49,6 +53,7 @@ def load_environment(name: str | None = None) -> Environment:
             warehouse=DuckDBWarehouse(database=str(database), schema_name="churn"),
             warehouse_kind="duckdb",
             schedules_running=False,
+            check_sources_at_load=True,
         )
     return snowflake_environment(name)
 

@@ -18,6 +18,7 @@ from churn_assets.assets.common import model_key, snapshot_key
 from churn_assets.catalog import Catalog, ModelSpec
 from churn_assets.definitions import ALL_MODELS_JOB, build_definitions
 from churn_assets.environment import Environment
+from churn_assets.warehouse.files import FileSourceError, ensure_loaded
 from churn_assets.rules.months import add_months, last_completed_month, month_range
 
 STAGES = ("training_set", "model", "predictions", "published_predictions")
@@ -58,10 +59,15 @@ class RunReport:
         return all(m.success for m in self.months)
 
 
-def source_months(environment: Environment, relation: str) -> list[dt.date]:
-    """Months present in a source relation (ValueError naming the relation if it cannot be read)."""
+def source_months(environment: Environment, catalog: Catalog, source) -> list[dt.date]:
+    """Months present in a source (ValueError naming the relation if it cannot be read)."""
+    relation = environment.warehouse.relation_for(source)
     try:
+        if source.files:
+            ensure_loaded(environment.warehouse, catalog, source)
         frame = environment.warehouse.query(f"SELECT DISTINCT snapshot_month FROM {relation} ORDER BY 1")
+    except FileSourceError:
+        raise
     except Exception as exc:  # noqa: BLE001 - engines raise their own types; the message is what helps
         first_line = str(exc).strip().splitlines()[0]
         raise ValueError(
@@ -93,7 +99,7 @@ def run_months(
     job = defs.resolve_job_def(ALL_MODELS_JOB)
     specs = [catalog.models[name] for name in models]
     sources = {spec.source.name: spec.source for spec in specs}
-    available = {name: source_months(environment, source.relation) for name, source in sources.items()}
+    available = {name: source_months(environment, catalog, source) for name, source in sources.items()}
     present = sorted({m for ms in available.values() for m in ms})
     if not present and not (first and last):
         raise ValueError("the source holds no month yet; locally, seed it first with `churn-assets seed`")

@@ -26,6 +26,7 @@ from churn_assets.checks.contract import ContractSpec, validate_snapshot
 from churn_assets.modeling import frame_hash
 from churn_assets.rules.months import add_months
 from churn_assets.warehouse import Warehouse
+from churn_assets.warehouse.files import ensure_loaded
 
 CONTRACT_CHECK = "data_contract"
 
@@ -78,15 +79,18 @@ def build_snapshot_asset(catalog: Catalog, source: SourceSpec, partitions_def: P
                 "value ranges, row count within a band of last month's.",
             )
         ],
-        description=f"Immutable copy of `{source.relation}` for one month (labels excluded). "
+        description=f"Immutable copy of `{source.relation or source.files}` for one month (labels excluded). "
         "Its data version is a content hash; a re-run that would change a past snapshot is refused "
         "unless run with `force: true`.",
-        metadata={"source_relation": source.relation, "required_columns": MetadataValue.json(needed)},
+        metadata={"source": source.relation or source.files, "required_columns": MetadataValue.json(needed)},
     )
     def snapshot(context: AssetExecutionContext, config: SnapshotConfig, warehouse: Warehouse):
         month = partition_month(context)
-        context.log.info(f"Reading {source.relation} for {month}")
-        frame = warehouse.read_source_month(source.relation, month, exclude_columns=labels)
+        if source.files:
+            ensure_loaded(warehouse, catalog, source, log=context.log.info)
+        relation = warehouse.relation_for(source)
+        context.log.info(f"Reading {relation} for {month}")
+        frame = warehouse.read_source_month(relation, month, exclude_columns=labels)
         previous = _manifest(warehouse, source.name)
         stored = previous[previous["month"] == month]
 
@@ -181,3 +185,22 @@ def stored_snapshot_months(warehouse: Warehouse, source_name: str) -> dict[dt.da
     """Months with a stored (contract-passing) snapshot, and their content hashes."""
     manifest = _manifest(warehouse, source_name)
     return dict(zip(manifest["month"], manifest["content_hash"]))
+
+
+def known_source_columns(warehouse: Warehouse, source: SourceSpec) -> tuple[set[str], set[str]] | None:
+    """Columns of the live source and of its last stored snapshot; None if neither exists yet.
+
+    A column the live view lost but the last snapshot had is still "known": such a regression
+    is for the data contract to stop at run time, not for the code location to refuse to load.
+    """
+    live = warehouse.relation_columns(warehouse.relation_for(source)) or []
+    snapshotted: list[str] = []
+    if warehouse.columns(SNAPSHOT_MANIFEST) is not None:
+        latest = warehouse.query(
+            f"SELECT columns FROM {warehouse.table(SNAPSHOT_MANIFEST)} WHERE source = ? ORDER BY month DESC LIMIT 1",
+            [source.name],
+        )
+        snapshotted = json.loads(latest["columns"].iloc[0]) if len(latest) else []
+    if not live and not snapshotted:
+        return None
+    return set(live) | set(snapshotted), set(live)

@@ -47,7 +47,7 @@ def build_training_set_asset(spec: ModelSpec, partitions_def: PartitionsDefiniti
         owners=list(spec.owners),
         description=f"Labelled rows for training `{spec.name}` at month M: snapshot months "
         f"M-{spec.horizon_months + spec.training_window_months - 1} .. M-{spec.horizon_months} joined to "
-        f"`{spec.label}` read from `{spec.source.relation}` once its {spec.horizon_months}-month window closed.",
+        f"`{spec.label}` read from `{spec.source.relation or spec.source.files}` once its {spec.horizon_months}-month window closed.",
         metadata={"label": spec.label, "horizon_months": spec.horizon_months, "training_window_months": spec.training_window_months},
     )
     def training_set(context: AssetExecutionContext, warehouse: Warehouse):
@@ -61,7 +61,10 @@ def build_training_set_asset(spec: ModelSpec, partitions_def: PartitionsDefiniti
                 f"{wanted[0]} .. {wanted[-1]} (labels mature {spec.horizon_months} months after the snapshot). "
                 "Materialise those months' snapshots first, or start later."
             )
-        labels = warehouse.read_labels(spec.source.relation, spec.label, available)
+        labels = warehouse.read_labels(warehouse.relation_for(spec.source), spec.label, available)
+        labels[spec.label] = spec.label_as_int(labels[spec.label])
+        unmapped = int(labels[spec.label].isna().sum())
+        labels = labels.dropna(subset=[spec.label])
         keys = warehouse.query(
             f"SELECT customer_id, snapshot_month FROM {warehouse.table('snapshot_' + spec.source.name)} "
             f"WHERE snapshot_month IN ({', '.join('?' for _ in available)})",
@@ -89,6 +92,7 @@ def build_training_set_asset(spec: ModelSpec, partitions_def: PartitionsDefiniti
                 "months_missing_snapshot": MetadataValue.json([str(m) for m in wanted if m not in snapshots]),
                 "rows_per_month": MetadataValue.json({str(k): int(v) for k, v in per_month["size"].items()}),
                 "label_rate": float(rows["label"].mean()),
+                "label_values_not_mapped": unmapped,
                 "latest_label_window_closes": str(add_months(latest, spec.horizon_months)),
                 "content_hash": content_hash,
                 "table": warehouse.table(training_set_table(spec.name)),

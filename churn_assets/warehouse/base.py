@@ -62,6 +62,21 @@ class Warehouse(ConfigurableResource):
         with self.connect() as conn:
             return self._columns(conn, table)
 
+    def relation_for(self, source) -> str:
+        """Where a catalogue source is read from: its relation, or the table its files load into."""
+        return self.table(f"source_{source.name}") if source.files else source.relation
+
+    def relation_columns(self, relation: str) -> list[str] | None:
+        """Columns of a table or view (schema-qualified or not), None when it does not exist."""
+        schema, _, name = relation.rpartition(".")
+        schema = schema.rpartition(".")[2]
+        frame = self.query(
+            "SELECT column_name FROM information_schema.columns WHERE lower(table_name) = lower(?) "
+            "AND (? = '' OR lower(table_schema) = lower(?))",
+            [name, schema, schema],
+        )
+        return frame["column_name"].tolist() or None
+
     def _fetch_df(self, conn: Any, sql: str, params: Sequence[Any]) -> pd.DataFrame:
         return conn.execute(sql, list(params)).df()
 

@@ -199,14 +199,28 @@ def port_open(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+def dockerfile_instructions(path: Path = REPO / "deploy" / "Dockerfile") -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) of a Dockerfile, continuation lines joined, comments dropped."""
+    instructions, current = [], ""
+    for line in path.read_text().splitlines():
+        stripped = line.strip()
+        if not current and (not stripped or stripped.startswith("#")):
+            continue
+        current += " " + stripped.removesuffix("\\").strip() if current else stripped.removesuffix("\\").strip()
+        if not stripped.endswith("\\"):
+            keyword, _, arguments = current.partition(" ")
+            instructions.append((keyword.upper(), arguments.strip()))
+            current = ""
+    return instructions
+
+
 def dockerfile_command(path: Path = REPO / "deploy" / "Dockerfile") -> list[str]:
     """The image's CMD (exec form), as the container would run it."""
     import json
 
-    lines = [line.strip() for line in path.read_text().splitlines()]
-    commands = [line for line in lines if line.startswith("CMD ")]
+    commands = [arguments for keyword, arguments in dockerfile_instructions(path) if keyword == "CMD"]
     assert len(commands) == 1, "deploy/Dockerfile needs exactly one CMD"
-    return json.loads(commands[0][len("CMD "):])
+    return json.loads(commands[0])
 
 
 def code_server_args(port: int) -> list[str]:

@@ -45,7 +45,7 @@ def test_seed_run_and_query_from_the_command_line(tmp_path):
     assert seeded.returncode == 0, seeded.stderr
     again = cli("seed", "--if-missing", tmp_path=tmp_path)
     assert "already seeded" in again.stdout
-    run = cli("run", tmp_path=tmp_path)
+    run = cli("run", "--models", "churn", tmp_path=tmp_path)
     assert run.returncode == 0, run.stdout + run.stderr
     # One summary line per month, with progress, and where to look next.
     assert "5/5" in run.stdout and "published" in run.stdout and "make ui" in run.stdout

@@ -56,3 +56,29 @@ def test_every_asset_links_to_its_source_code(tmp_path, monkeypatch):
         node = graph.get(key)
         assert "dagster/code_references" in node.metadata, key
         assert node.description, key
+
+
+def test_a_feature_missing_from_the_source_is_refused_at_load(seeded_home, tmp_path, monkeypatch):
+    import yaml
+
+    from churn_assets.catalog import DEFAULT_CATALOG, CatalogError
+
+    data = yaml.safe_load(DEFAULT_CATALOG.read_text())
+    data["models"]["upsell"]["features"].append("tenure_monthz")
+    path = tmp_path / "models.yaml"
+    path.write_text(yaml.safe_dump(data))
+    monkeypatch.setenv("CHURN_HOME", str(seeded_home))
+    import pytest
+
+    with pytest.raises(CatalogError) as error:
+        build_definitions(load_catalog(path))
+    assert str(path) in str(error.value) and "model 'upsell', key 'features'" in str(error.value)
+    assert "tenure_monthz" in str(error.value)
+
+
+def test_a_column_the_view_lost_since_the_last_snapshot_loads_and_is_left_to_the_contract(completed_copy, monkeypatch):
+    from churn_assets.simulate.incidents import apply_incident
+
+    apply_incident(str(completed_copy / "warehouse.duckdb"), "missing-column", dt.date(2025, 6, 1))
+    monkeypatch.setenv("CHURN_HOME", str(completed_copy))
+    assert build_definitions().resolve_asset_graph() is not None

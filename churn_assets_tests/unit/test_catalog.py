@@ -63,3 +63,19 @@ def test_unparseable_yaml_is_a_catalogue_error(tmp_path):
     path.write_text("models: [unclosed")
     with pytest.raises(CatalogError, match="not valid YAML"):
         load_catalog(path)
+
+
+def test_a_model_declared_twice_is_refused(tmp_path):
+    text = DEFAULT_CATALOG.read_text()
+    churn_entry = text[text.index("  churn:\n"):text.index("  downgrade:\n")]
+    path = tmp_path / "models.yaml"
+    path.write_text(text + "\n" + churn_entry)
+    with pytest.raises(CatalogError, match="duplicate key 'churn'"):
+        load_catalog(path)
+
+
+def test_the_shipped_catalogue_has_three_models_on_one_source():
+    catalog = load_catalog()
+    assert {"churn", "downgrade", "upsell"} <= set(catalog.models)
+    assert {m.source.name for m in catalog.models.values()} == {"customers"}
+    assert catalog.models["downgrade"].horizon_months == 1

@@ -1,0 +1,95 @@
+"""Load a file source (CSV or Parquet, a path or a glob) into the warehouse as its relation.
+
+Files are read with pandas, renamed to the source contract, typed as the catalogue declares
+(numeric features to numbers: a blank cell becomes NULL, categoricals to text), and replace
+the source table only when their content changed.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+from pathlib import Path
+
+import pandas as pd
+
+from churn_assets.catalog import Catalog, SourceSpec
+from churn_assets.warehouse.base import Warehouse
+
+LOADS = "file_source_loads"
+
+
+class FileSourceError(ValueError):
+    """The files of a source cannot be loaded; the message names the files and the problem."""
+
+
+def source_files(source: SourceSpec) -> list[Path]:
+    files = sorted(Path(p) for p in glob.glob(source.files))
+    if not files:
+        raise FileSourceError(f"source '{source.name}': no file matches {source.files}")
+    return files
+
+
+def ensure_loaded(warehouse: Warehouse, catalog: Catalog, source: SourceSpec, log=None) -> str:
+    """Load the source's files into its table if they changed since the last load; returns the
+    content hash of the files."""
+    files = source_files(source)
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    content = digest.hexdigest()
+    if warehouse.columns(LOADS) is not None:
+        last = warehouse.query(f"SELECT content_hash FROM {warehouse.table(LOADS)} WHERE source = ?", [source.name])
+        if len(last) and last["content_hash"].iloc[0] == content:
+            return content
+    frame = pd.concat([_read(path) for path in files], ignore_index=True).rename(columns=source.rename)
+    frame = _typed(frame, catalog, source)
+    if log:
+        log(f"Loading {len(frame):,} rows from {len(files)} file(s) into {warehouse.relation_for(source)}")
+    table = warehouse.relation_for(source).rpartition(".")[2]
+    with warehouse.connect() as conn:
+        conn.execute("BEGIN TRANSACTION")
+        try:
+            if warehouse._columns(conn, table) is not None:
+                conn.execute(f"DROP TABLE {warehouse.table(table)}")
+            warehouse._write_frame(conn, table, frame)
+            if warehouse._columns(conn, LOADS) is not None:
+                conn.execute(f"DELETE FROM {warehouse.table(LOADS)} WHERE source = ?", [source.name])
+            warehouse._write_frame(
+                conn, LOADS, pd.DataFrame([{"source": source.name, "content_hash": content, "files": len(files), "rows": len(frame)}])
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return content
+
+
+def _read(path: Path) -> pd.DataFrame:
+    try:
+        if path.suffix.lower() in {".parquet", ".pq"}:
+            return pd.read_parquet(path)
+        if path.suffix.lower() == ".csv":
+            return pd.read_csv(path, skipinitialspace=True)
+    except Exception as exc:  # noqa: BLE001 - the reader's message says what is wrong with the file
+        raise FileSourceError(f"{path}: cannot be read ({str(exc).splitlines()[0]})") from None
+    raise FileSourceError(f"{path}: expected a .csv or .parquet file")
+
+
+def _typed(frame: pd.DataFrame, catalog: Catalog, source: SourceSpec) -> pd.DataFrame:
+    if "snapshot_month" in frame.columns:
+        months = pd.to_datetime(frame["snapshot_month"], errors="coerce")
+        if months.isna().any():
+            bad = frame.loc[months.isna(), "snapshot_month"].astype(str).unique()[:5].tolist()
+            raise FileSourceError(f"source '{source.name}': snapshot_month values that are not dates, e.g. {bad}")
+        frame["snapshot_month"] = months.dt.to_period("M").dt.to_timestamp().dt.date
+    for model in catalog.models_of_source(source.name):
+        for column in model.numeric_features:
+            if column in frame.columns and not pd.api.types.is_numeric_dtype(frame[column]):
+                # Blank cells (" ") in numeric columns are how spreadsheets write "unknown".
+                frame[column] = pd.to_numeric(frame[column].replace(r"^\s*$", None, regex=True), errors="coerce")
+        for column in model.categorical_features:
+            if column in frame.columns:
+                frame[column] = frame[column].astype("string").astype(object).where(frame[column].notna(), None)
+    return frame

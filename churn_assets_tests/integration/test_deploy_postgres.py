@@ -1,0 +1,210 @@
+"""The deployment as deploy/ describes it, on this machine: a PostgreSQL-backed instance
+(deploy/dagster.yaml), one gRPC code server per environment started with the image's CMD
+(deploy/Dockerfile), and dagster-webserver and dagster-daemon on deploy/workspace.yaml.
+A monthly run is launched through the GraphQL API, queued, run, and its check evaluations
+land in PostgreSQL.
+
+The dev location's code server runs the local DuckDB warehouse (a Snowflake cannot be faked
+across processes); the prod location's runs CHURN_ENV=prod with fake credentials, which loads
+without connecting. The Snowflake code path itself is tested in test_snowflake_dev.py.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import subprocess
+import uuid
+
+import pytest
+
+from churn_assets_tests.conftest import run_pipeline, seed
+from churn_assets_tests.integration.snowflake_fixtures import (
+    FAKE_CREDENTIALS,
+    FAKE_SETTINGS,
+    REPO,
+    VENV_BIN,
+    Process,
+    code_server_args,
+    free_port,
+    loaded_locations,
+    port_open,
+    processes,
+    wait_until,
+    webserver_ready,
+)
+
+psycopg2 = pytest.importorskip("psycopg2")
+# dagster-graphql's client calls gql with arguments gql now deprecates.
+pytestmark = pytest.mark.filterwarnings("ignore:Using variable_values:DeprecationWarning")
+
+PG = {
+    "host": os.environ.get("CHURN_TEST_PG_HOST", "127.0.0.1"),
+    "port": int(os.environ.get("CHURN_TEST_PG_PORT", "5432")),
+    "user": os.environ.get("CHURN_TEST_PG_USER", "postgres"),
+    "password": os.environ.get("CHURN_TEST_PG_PASSWORD", ""),
+}
+END = dt.date(2025, 6, 1)
+MONTH = END.isoformat()
+MODEL = "churn"
+RUN_TIMEOUT = 300
+
+
+def _admin():
+    connection = psycopg2.connect(dbname="postgres", **PG)
+    connection.autocommit = True
+    return connection
+
+
+@pytest.fixture
+def postgres_database():
+    """A database of its own on the machine's PostgreSQL, dropped afterwards."""
+    name = f"churn_deploy_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = _admin()
+    except psycopg2.OperationalError as exc:  # pragma: no cover - the machine always has one
+        pytest.fail(f"PostgreSQL on {PG['host']}:{PG['port']} is needed for this test: {exc}")
+    with admin.cursor() as cursor:
+        cursor.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield name
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [name])
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        admin.close()
+
+
+@pytest.fixture
+def deployment_env(tmp_path, postgres_database):
+    """Environment variables a deployment sets (docs/deployment.md), pointed at this machine."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(REPO / "deploy" / "dagster.yaml", home / "dagster.yaml")
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("CHURN_", "DAGSTER_"))}
+    return {
+        **base,
+        "DAGSTER_HOME": str(home),
+        "DAGSTER_POSTGRES_HOST": PG["host"],
+        "DAGSTER_POSTGRES_PORT": str(PG["port"]),
+        "DAGSTER_POSTGRES_USER": PG["user"],
+        "DAGSTER_POSTGRES_PASSWORD": PG["password"],
+        "DAGSTER_POSTGRES_DB": postgres_database,
+        "CHURN_TRAIN_THREADS": os.environ.get("CHURN_TRAIN_THREADS", "1"),
+    }
+
+
+def test_instance_config_is_postgres_and_queued(deployment_env, monkeypatch):
+    for key, value in deployment_env.items():
+        monkeypatch.setenv(key, value)
+    from dagster import DagsterInstance
+    from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, PostgresScheduleStorage
+
+    with DagsterInstance.from_config(deployment_env["DAGSTER_HOME"]) as instance:
+        assert isinstance(instance.run_storage, PostgresRunStorage)
+        assert isinstance(instance.event_log_storage, PostgresEventLogStorage)
+        assert isinstance(instance.schedule_storage, PostgresScheduleStorage)
+        queue = instance.run_coordinator.get_run_queue_config()
+        assert {"key": "dagster/partition", "value": {"applyLimitPerUniqueValue": True}, "limit": 1} in queue.tag_concurrency_limits
+    # No secret in the file: every connection setting is an environment variable.
+    text = (REPO / "deploy" / "dagster.yaml").read_text()
+    for variable in ("DAGSTER_POSTGRES_HOST", "DAGSTER_POSTGRES_USER", "DAGSTER_POSTGRES_PASSWORD", "DAGSTER_POSTGRES_DB"):
+        assert f"{{env: {variable}}}" in text
+
+
+def test_monthly_run_launched_through_graphql_on_the_postgres_instance(tmp_path, deployment_env, postgres_database):
+    from dagster import DagsterRunStatus
+    from dagster_graphql import DagsterGraphQLClient
+
+    # The warehouse the dev location's runs use: every month before the last already run.
+    churn_home = tmp_path / "churn"
+    churn_home.mkdir()
+    seed(churn_home, customers=1500, months=6, end_month=END)
+    assert run_pipeline(churn_home, last=dt.date(2025, 5, 1), models=[MODEL]).all_succeeded
+
+    dev_port, prod_port, web_port = free_port(), free_port(), free_port()
+    env = {
+        **deployment_env,
+        "CHURN_DEV_CODE_SERVER_HOST": "127.0.0.1",
+        "CHURN_DEV_CODE_SERVER_PORT": str(dev_port),
+        "CHURN_PROD_CODE_SERVER_HOST": "127.0.0.1",
+        "CHURN_PROD_CODE_SERVER_PORT": str(prod_port),
+    }
+    dev_env = {**env, "CHURN_ENV": "local", "CHURN_HOME": str(churn_home)}
+    prod_env = {**env, "CHURN_ENV": "prod", **FAKE_CREDENTIALS, **FAKE_SETTINGS, "CHURN_SNOWFLAKE_ROLE": "CHURN_PROD_RW"}
+    workspace = str(REPO / "deploy" / "workspace.yaml")
+    logs = tmp_path / "logs"
+    logs.mkdir()
+
+    with processes(logs) as started:
+        started.append(Process("code-server-dev", code_server_args(dev_port), dev_env, logs))
+        started.append(Process("code-server-prod", code_server_args(prod_port), prod_env, logs))
+        started.append(Process("webserver", [str(VENV_BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(web_port), "-w", workspace], env, logs))
+        started.append(Process("daemon", [str(VENV_BIN / "dagster-daemon"), "run", "-w", workspace], env, logs))
+
+        wait_until(lambda: port_open(dev_port) and port_open(prod_port), 120, "the code servers", started)
+        # The image's HEALTHCHECK answers against a running code server.
+        health = subprocess.run([str(VENV_BIN / "dagster"), "api", "grpc-health-check", "--port", str(dev_port)], capture_output=True, text=True, timeout=60, env=env)
+        assert health.returncode == 0, health.stdout + health.stderr
+        wait_until(lambda: webserver_ready(web_port), 120, "the webserver", started)
+        locations = wait_until(lambda: (lambda l: l if len(l) == 2 else None)(loaded_locations(web_port)), 120, "both code locations", started)
+        assert locations == {"churn_dev": "RepositoryLocation", "churn_prod": "RepositoryLocation"}, locations
+
+        client = DagsterGraphQLClient("127.0.0.1", port_number=web_port, timeout=60)
+        # Two runs of the same month, submitted together: the queue must not let them overlap.
+        run_ids = [
+            client.submit_job_execution(
+                f"{MODEL}_monthly",
+                repository_location_name="churn_dev",
+                repository_name="__repository__",
+                tags={"dagster/partition": MONTH, "churn/trigger": "graphql test"},
+            )
+            for _ in range(2)
+        ]
+
+        def finished():
+            statuses = [client.get_run_status(run_id) for run_id in run_ids]
+            failed = [s for s in statuses if s in (DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED)]
+            assert not failed, f"runs {run_ids} ended {statuses}:\n" + "\n".join(p.output()[-3000:] for p in started)
+            return all(s == DagsterRunStatus.SUCCESS for s in statuses)
+
+        wait_until(finished, RUN_TIMEOUT, "both monthly runs to succeed", started, interval=2)
+
+    # Everything below is read back from PostgreSQL itself.
+    connection = psycopg2.connect(dbname=postgres_database, **PG)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT run_id, status, start_time, end_time FROM runs WHERE run_id = ANY(%s)", [run_ids])
+            runs = {row[0]: row[1:] for row in cursor.fetchall()}
+            cursor.execute(
+                "SELECT run_id, asset_key, check_name, partition, execution_status FROM asset_check_executions WHERE run_id = ANY(%s)",
+                [run_ids],
+            )
+            checks = cursor.fetchall()
+            cursor.execute(
+                "SELECT count(*) FROM event_logs WHERE run_id = ANY(%s) AND dagster_event_type = 'ASSET_CHECK_EVALUATION'",
+                [run_ids],
+            )
+            (evaluation_events,) = cursor.fetchone()
+            cursor.execute(
+                "SELECT count(*) FROM event_logs WHERE run_id = ANY(%s) AND dagster_event_type = 'ASSET_MATERIALIZATION' "
+                "AND partition = %s",
+                [run_ids, MONTH],
+            )
+            (materialisations,) = cursor.fetchone()
+    finally:
+        connection.close()
+
+    assert set(runs) == set(run_ids) and all(status == "SUCCESS" for status, _, _ in runs.values()), runs
+    (first_start, first_end), (second_start, second_end) = sorted((start, end) for _, start, end in runs.values())
+    assert second_start >= first_end, f"two runs of {MONTH} overlapped: {runs}"
+
+    for run_id in run_ids:
+        # Dagster records each check of the run as planned (with the partition), then its evaluation.
+        planned = {row[2] for row in checks if row[0] == run_id and row[3] == MONTH}
+        succeeded = {row[2] for row in checks if row[0] == run_id and row[4] == "SUCCEEDED"}
+        for check in ("data_contract", "holdout_auc", "top_k_overlap"):
+            assert check in planned and check in succeeded, (run_id, check, checks)
+    assert evaluation_events >= 6
+    assert materialisations >= 2 * 5  # snapshot, training set, model, predictions, published: twice
