@@ -211,13 +211,12 @@ class SnowflakeWarehouse(Warehouse):
         opened.__exit__(None, None, None)  # commits (unless autocommit) and closes
 
     def _reason(self, exc: Exception) -> str:
-        """The first line of a connection error, with any credential value masked (a settings
-        validation error, unlike the server's, may quote its input)."""
+        """The first line of a connection error with every credential value masked: the connector
+        names the account's host, and a settings validation error may quote its input."""
         reason = (getattr(exc, "msg", None) or str(exc) or type(exc).__name__).strip().splitlines()[0]
-        for secret in (self.password, self.private_key, self.private_key_password):
-            value = _resolved(secret)
-            if value:
-                reason = reason.replace(value, "***")
+        credentials = (self.account, self.user, self.password, self.private_key, self.private_key_path, self.private_key_password)
+        for value in sorted(filter(None, map(_resolved, credentials)), key=len, reverse=True):
+            reason = reason.replace(value, "***")
         return reason
 
     # -- reads -----------------------------------------------------------------------------

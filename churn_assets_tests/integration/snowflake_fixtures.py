@@ -94,7 +94,7 @@ def load_source_from_duckdb(duckdb_path: Path) -> int:
     from churn_assets.warehouse.snowflake import SnowflakeWarehouse
 
     with duckdb.connect(str(duckdb_path), read_only=True) as conn:
-        table = conn.execute(f"SELECT * FROM analytics.{SOURCE_TABLE} ORDER BY snapshot_month, customer_id").to_arrow_table()
+        table = conn.sql(f"SELECT * FROM analytics.{SOURCE_TABLE} ORDER BY snapshot_month, customer_id").to_arrow_table()
     nullable_ints = {t: pd.Int64Dtype() for t in (pa.int8(), pa.int16(), pa.int32(), pa.int64())}
     frame = table.to_pandas(types_mapper=nullable_ints.get)  # dates arrive as datetime.date
     loader = SnowflakeWarehouse(
