@@ -18,6 +18,7 @@ from dagster import (
     with_source_code_references,
 )
 
+from churn_assets.alerts import build_alert_sensors, notifier_from_environment
 from churn_assets.assets.common import snapshot_key
 from churn_assets.assets.model import build_model_asset
 from churn_assets.assets.predictions import build_predictions_asset
@@ -81,7 +82,8 @@ def build_definitions(catalog: Catalog | None = None, environment: Environment |
         assets=with_source_code_references(assets),
         jobs=[all_models, *jobs],
         schedules=[monthly],
-        resources={"warehouse": environment.warehouse},
+        sensors=build_alert_sensors(running=environment.schedules_running),
+        resources={"warehouse": environment.warehouse, "alerts": notifier_from_environment()},
         # One DuckDB file takes one writing process at a time: run steps in-process locally.
         executor=in_process_executor if environment.warehouse_kind == "duckdb" else multiprocess_executor,
     )

@@ -47,8 +47,7 @@ def run_pipeline(home: Path, first=None, last=None, models=("churn",), force_sna
 
     with churn_home(home):
         catalog = catalog or load_catalog()
-        (home / "dagster").mkdir(exist_ok=True)
-        instance = DagsterInstance.local_temp(str(home / "dagster"))
+        instance = dagster_instance(home)
         return run_months(
             catalog,
             load_environment("local"),
@@ -59,6 +58,19 @@ def run_pipeline(home: Path, first=None, last=None, models=("churn",), force_sna
             force_snapshot=force_snapshot,
             echo=lambda line: None,
         )
+
+
+def dagster_instance(home: Path):
+    """The project's local instance configuration (dagster.yaml) in `home/dagster`."""
+    from dagster import DagsterInstance
+
+    from churn_assets.environment import REPO_ROOT
+
+    folder = home / "dagster"
+    folder.mkdir(exist_ok=True)
+    config = (REPO_ROOT / "dagster.yaml").read_text().replace("env: DAGSTER_HOME", f"'{folder}'").replace("base_dir:\n      '", "base_dir: '")
+    (folder / "dagster.yaml").write_text(config)
+    return DagsterInstance.local_temp(str(folder))
 
 
 def seed(home: Path, customers=CUSTOMERS, months=MONTHS, end_month=END_MONTH):

@@ -1,0 +1,197 @@
+"""Alerts: sensors that turn every failed gate (ERROR and WARN) and every failed run into one
+notification each, sent to Microsoft Teams, Slack or a generic JSON webhook.
+
+Channels are chosen by environment variables (read when the definitions are built; the URLs
+themselves are secrets passed as EnvVar so they never show in the UI):
+  CHURN_ALERT_TEAMS_WEBHOOK_URL   Teams incoming webhook (dagster-msteams)
+  CHURN_ALERT_SLACK_WEBHOOK_URL   Slack incoming webhook (slack_sdk, the client dagster-slack wraps)
+  CHURN_ALERT_WEBHOOK_URL         any endpoint accepting a JSON POST
+  CHURN_UI_BASE_URL               base URL of the Dagster UI for run links (default http://127.0.0.1:3000)
+None set means alerts are only logged.
+"""
+
+import json
+import os
+import urllib.request
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from dagster import (
+    ConfigurableResource,
+    DagsterEventType,
+    DefaultSensorStatus,
+    EnvVar,
+    EventRecordsFilter,
+    RunFailureSensorContext,
+    SensorEvaluationContext,
+    SkipReason,
+    run_failure_sensor,
+    sensor,
+)
+
+CHANNEL_VARIABLES = {
+    "teams": "CHURN_ALERT_TEAMS_WEBHOOK_URL",
+    "slack": "CHURN_ALERT_SLACK_WEBHOOK_URL",
+    "webhook": "CHURN_ALERT_WEBHOOK_URL",
+}
+# Check evaluations read per sensor tick; the cursor carries the rest to the next tick.
+BATCH = 200
+
+
+@dataclass(frozen=True)
+class Notification:
+    """What a person needs from an alert: what failed, where, by how much, and a link."""
+
+    kind: str  # "gate" or "run"
+    title: str
+    model: str | None
+    month: str | None
+    check: str | None
+    severity: str | None
+    value: Any
+    threshold: Any
+    summary: str
+    run_id: str | None
+    run_url: str | None
+
+    def text(self) -> str:
+        lines = [self.title, self.summary]
+        if self.check:
+            lines.append(f"value {self.value!r} against threshold {self.threshold!r}")
+        if self.run_url:
+            lines.append(f"run: {self.run_url}")
+        return "\n".join(lines)
+
+
+class AlertNotifier(ConfigurableResource):
+    """Sends notifications to every configured channel; with none configured, logs them only."""
+
+    teams_webhook_url: str | None = None
+    slack_webhook_url: str | None = None
+    webhook_url: str | None = None
+    ui_base_url: str = "http://127.0.0.1:3000"
+    timeout_seconds: float = 10.0
+
+    def channels(self) -> list[str]:
+        configured = (("teams", self.teams_webhook_url), ("slack", self.slack_webhook_url), ("webhook", self.webhook_url))
+        return [name for name, url in configured if url]
+
+    def run_url(self, run_id: str | None) -> str | None:
+        return f"{self.ui_base_url.rstrip('/')}/runs/{run_id}" if run_id else None
+
+    def send(self, note: Notification, log) -> list[str]:
+        """Deliver to every channel; raises if one fails, so the sensor keeps its cursor and retries."""
+        log.warning(f"ALERT {note.text()}")
+        sent = []
+        if self.teams_webhook_url:
+            from dagster_msteams import Card, MSTeamsResource
+
+            card = Card()
+            card.add_attachment(text_message=note.text())
+            MSTeamsResource(hook_url=self.teams_webhook_url, timeout=self.timeout_seconds).get_client().post_message(card.payload)
+            sent.append("teams")
+        if self.slack_webhook_url:
+            from slack_sdk.webhook import WebhookClient
+
+            response = WebhookClient(self.slack_webhook_url, timeout=int(self.timeout_seconds)).send(text=note.text())
+            if response.status_code >= 300:
+                raise RuntimeError(f"Slack webhook answered {response.status_code}: {response.body}")
+            sent.append("slack")
+        if self.webhook_url:
+            request = urllib.request.Request(
+                self.webhook_url,
+                data=json.dumps(asdict(note), default=str).encode(),
+                headers={"Content-Type": "application/json"},
+                method="POST",
+            )
+            with urllib.request.urlopen(request, timeout=self.timeout_seconds) as response:  # noqa: S310 - configured URL
+                if response.status >= 300:
+                    raise RuntimeError(f"webhook answered {response.status}")
+            sent.append("webhook")
+        return sent
+
+
+def notifier_from_environment() -> AlertNotifier:
+    """The notifier for the channels whose variables are set (URLs stay EnvVar: secrets)."""
+    urls = {
+        ("webhook_url" if name == "webhook" else f"{name}_webhook_url"): EnvVar(variable)
+        for name, variable in CHANNEL_VARIABLES.items()
+        if os.environ.get(variable)
+    }
+    return AlertNotifier(**urls, ui_base_url=os.environ.get("CHURN_UI_BASE_URL", "http://127.0.0.1:3000"))
+
+
+def _plain(value: Any) -> Any:
+    return getattr(value, "value", value)
+
+
+def gate_notification(record, run_tags: dict[str, str], notifier: AlertNotifier) -> Notification:
+    """A failed check evaluation as a notification."""
+    evaluation = record.event_log_entry.dagster_event.event_specific_data
+    metadata = evaluation.metadata or {}
+    path = evaluation.asset_key.path
+    run_id = record.event_log_entry.run_id
+    month = evaluation.partition or run_tags.get("dagster/partition")
+    return Notification(
+        kind="gate",
+        title=f"[{evaluation.severity.value}] gate {evaluation.check_name} failed on {'/'.join(path)} for {month}",
+        model=path[0] if len(path) > 1 and path[1] != "snapshot" else None,
+        month=month,
+        check=evaluation.check_name,
+        severity=evaluation.severity.value,
+        value=_plain(metadata.get("value", metadata.get("missing_columns"))),
+        threshold=_plain(metadata.get("threshold", metadata.get("row_count_band"))),
+        summary=evaluation.description or "",
+        run_id=run_id,
+        run_url=notifier.run_url(run_id),
+    )
+
+
+def build_alert_sensors(running: bool):
+    """The gate-failure sensor (cursor on the event log) and the run-failure sensor."""
+    status = DefaultSensorStatus.RUNNING if running else DefaultSensorStatus.STOPPED
+
+    @sensor(name="gate_failure_alerts", minimum_interval_seconds=60, default_status=status,
+            description="One notification per failed asset check (ERROR and WARN): model, month, check, value vs threshold, run link.")
+    def gate_failure_alerts(context: SensorEvaluationContext, alerts: AlertNotifier):
+        after = int(context.cursor) if context.cursor else None
+        records = context.instance.get_event_records(
+            EventRecordsFilter(event_type=DagsterEventType.ASSET_CHECK_EVALUATION, after_cursor=after), limit=BATCH, ascending=True
+        )
+        sent = 0
+        for record in records:
+            evaluation = record.event_log_entry.dagster_event.event_specific_data
+            if not evaluation.passed:
+                run = context.instance.get_run_by_id(record.event_log_entry.run_id)
+                alerts.send(gate_notification(record, dict(run.tags) if run else {}, alerts), context.log)
+                sent += 1
+            # Advance only past what was delivered: a failed delivery raises, the cursor stays,
+            # and the next tick retries from there (nothing lost, nothing sent twice).
+            context.update_cursor(str(record.storage_id))
+        if not sent:
+            return SkipReason(f"no failed check among {len(records)} new evaluations")
+        return None
+
+    @run_failure_sensor(name="run_failure_alerts", default_status=status, monitor_all_code_locations=False,
+                        description="One notification per failed run, with the failing step's message and a run link.")
+    def run_failure_alerts(context: RunFailureSensorContext, alerts: AlertNotifier):
+        run = context.dagster_run
+        error = context.failure_event.message or "run failed"
+        alerts.send(
+            Notification(
+                kind="run",
+                title=f"run of {run.job_name} for {run.tags.get('dagster/partition', '-')} failed",
+                model=run.tags.get("churn/model"),
+                month=run.tags.get("dagster/partition"),
+                check=None,
+                severity="ERROR",
+                value=None,
+                threshold=None,
+                summary=error,
+                run_id=run.run_id,
+                run_url=alerts.run_url(run.run_id),
+            ),
+            context.log,
+        )
+
+    return [gate_failure_alerts, run_failure_alerts]

@@ -1,0 +1,148 @@
+"""Alerts reach Teams, Slack and a generic webhook: a real local HTTP server receives them."""
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from dagster import DagsterEventType, DagsterInstance, build_run_status_sensor_context, build_sensor_context
+
+from churn_assets import alerts
+from churn_assets.definitions import build_definitions
+from churn_assets.simulate.incidents import apply_incident
+from churn_assets_tests.conftest import END_MONTH, churn_home, run_pipeline
+
+
+class Receiver:
+    """A local HTTP server recording every POST; can be told to fail the next N requests."""
+
+    def __init__(self):
+        self.received: list[tuple[str, dict]] = []
+        self.fail_next = 0
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server's naming
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if receiver.fail_next:
+                    receiver.fail_next -= 1
+                    self.send_response(500)
+                    self.end_headers()
+                    return
+                receiver.received.append((self.path, json.loads(body)))
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(b"ok" if self.path == "/slack" else b"1")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def on(self, path):
+        return [body for p, body in self.received if p == path]
+
+
+@pytest.fixture
+def receiver(monkeypatch):
+    server = Receiver()
+    monkeypatch.setenv("CHURN_ALERT_TEAMS_WEBHOOK_URL", server.url + "/teams")
+    monkeypatch.setenv("CHURN_ALERT_SLACK_WEBHOOK_URL", server.url + "/slack")
+    monkeypatch.setenv("CHURN_ALERT_WEBHOOK_URL", server.url + "/hook")
+    monkeypatch.setenv("CHURN_UI_BASE_URL", "http://dagster.example")
+    yield server
+    server.server.shutdown()
+
+
+@pytest.fixture
+def failed_month(history_copy):
+    """The last month run with scrambled ids: the overlap gate fails and the run fails."""
+    apply_incident(str(history_copy / "warehouse.duckdb"), "scrambled-ids", END_MONTH)
+    report = run_pipeline(history_copy, first=END_MONTH, last=END_MONTH)
+    assert not report.all_succeeded
+    return history_copy, report.months[0].run_id
+
+
+def sensors(home):
+    with churn_home(home):
+        defs = build_definitions()
+    return {s.name: s for s in defs.sensors}, alerts.notifier_from_environment()
+
+
+def tick(sensor_def, instance, notifier, cursor):
+    context = build_sensor_context(instance=instance, cursor=cursor, resources={"alerts": notifier})
+    sensor_def.evaluate_tick(context)
+    return context.cursor
+
+
+def test_a_failed_gate_reaches_every_channel_once_across_restarts(failed_month, receiver, monkeypatch):
+    home, run_id = failed_month
+    instance = DagsterInstance.local_temp(str(home / "dagster"))
+    defs, notifier = sensors(home)
+    assert set(notifier.channels()) == {"teams", "slack", "webhook"}
+    # Small pages: the cursor must carry the rest across ticks (and sensor restarts).
+    monkeypatch.setattr(alerts, "BATCH", 3)
+    cursor = None
+    for _ in range(40):
+        new = tick(defs["gate_failure_alerts"], instance, notifier, cursor)
+        if new == cursor:
+            break
+        cursor = new
+    hooks = receiver.on("/hook")
+    failed = [h for h in hooks if h["check"] == "top_k_overlap"]
+    assert len(failed) == 1, hooks
+    note = failed[0]
+    assert note["model"] == "churn" and note["month"] == str(END_MONTH)
+    assert note["value"] < note["threshold"]["min"]
+    assert note["run_url"] == f"http://dagster.example/runs/{run_id}"
+    assert len(receiver.on("/teams")) == len(hooks) == len(receiver.on("/slack"))
+    assert "top_k_overlap" in json.dumps(receiver.on("/teams")) and "top_k_overlap" in receiver.on("/slack")[-1]["text"]
+
+    # Another tick finds nothing new: no duplicates.
+    before = len(receiver.received)
+    tick(defs["gate_failure_alerts"], instance, notifier, cursor)
+    assert len(receiver.received) == before
+
+
+def test_an_undelivered_alert_is_retried_not_lost(failed_month, receiver):
+    home, _ = failed_month
+    instance = DagsterInstance.local_temp(str(home / "dagster"))
+    defs, notifier = sensors(home)
+    receiver.fail_next = 1  # the first POST (Teams) fails
+    context = build_sensor_context(instance=instance, cursor=None, resources={"alerts": notifier})
+    with pytest.raises(Exception):
+        defs["gate_failure_alerts"].evaluate_tick(context)
+    cursor = context.cursor
+    for _ in range(20):
+        new = tick(defs["gate_failure_alerts"], instance, notifier, cursor)
+        if new == cursor:
+            break
+        cursor = new
+    assert len([h for h in receiver.on("/hook") if h["check"] == "top_k_overlap"]) == 1
+
+
+def test_a_failed_run_is_one_notification(failed_month, receiver):
+    home, run_id = failed_month
+    instance = DagsterInstance.local_temp(str(home / "dagster"))
+    defs, notifier = sensors(home)
+    run = instance.get_run_by_id(run_id)
+    failure = next(
+        r.event_log_entry.dagster_event
+        for r in instance.get_records_for_run(run_id, of_type=DagsterEventType.RUN_FAILURE).records
+    )
+    context = build_run_status_sensor_context(
+        sensor_name="run_failure_alerts", dagster_event=failure, dagster_instance=instance, dagster_run=run,
+        resources={"alerts": notifier},
+    ).for_run_failure()
+    defs["run_failure_alerts"](context)
+    hooks = receiver.on("/hook")
+    assert len(hooks) == 1 and hooks[0]["kind"] == "run"
+    assert hooks[0]["month"] == str(END_MONTH) and hooks[0]["run_url"].endswith(run_id)
+
+
+def test_without_channels_alerts_are_only_logged(monkeypatch):
+    for variable in alerts.CHANNEL_VARIABLES.values():
+        monkeypatch.delenv(variable, raising=False)
+    assert alerts.notifier_from_environment().channels() == []
