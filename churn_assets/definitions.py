@@ -23,10 +23,11 @@ from churn_assets.assets.common import snapshot_key
 from churn_assets.assets.model import build_model_asset
 from churn_assets.assets.predictions import build_predictions_asset
 from churn_assets.assets.published import build_published_asset
+from churn_assets.assets.report import build_report_asset
 from churn_assets.assets.snapshot import build_snapshot_asset, known_source_columns
 from churn_assets.assets.training import build_training_set_asset
 from churn_assets.catalog import Catalog, check_against_source, load_catalog
-from churn_assets.environment import Environment, load_environment
+from churn_assets.environment import Environment, load_environment, reports_dir
 
 ALL_MODELS_JOB = "all_models_monthly"
 
@@ -56,6 +57,7 @@ def build_definitions(catalog: Catalog | None = None, environment: Environment |
             build_model_asset(spec, months),
             build_predictions_asset(spec, months, kind),
             build_published_asset(spec, months, kind),
+            build_report_asset(spec, months, reports_dir()),
         ]
         jobs.append(
             define_asset_job(
@@ -82,7 +84,8 @@ def build_definitions(catalog: Catalog | None = None, environment: Environment |
         assets=with_source_code_references(assets),
         jobs=[all_models, *jobs],
         schedules=[monthly],
-        sensors=build_alert_sensors(running=environment.schedules_running),
+        # Alerts run by default wherever a daemon runs the deployment (dev and prod).
+        sensors=build_alert_sensors(running=environment.name != "local"),
         resources={"warehouse": environment.warehouse, "alerts": notifier_from_environment()},
         # One DuckDB file takes one writing process at a time: run steps in-process locally.
         executor=in_process_executor if environment.warehouse_kind == "duckdb" else multiprocess_executor,

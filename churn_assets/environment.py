@@ -36,6 +36,11 @@ def churn_home() -> Path:
     return Path(os.environ.get("CHURN_HOME") or Path.cwd() / ".churn").resolve()
 
 
+def reports_dir() -> Path:
+    """Where monthly HTML reports go: $CHURN_REPORTS_DIR, else `reports/` under CHURN_HOME."""
+    return Path(os.environ.get("CHURN_REPORTS_DIR") or churn_home() / "reports").resolve()
+
+
 def current_environment_name() -> str:
     name = (os.environ.get("CHURN_ENV") or "local").strip().lower()
     if name not in ENVIRONMENTS:

@@ -97,14 +97,18 @@ def predict(artifact: bytes, x: pd.DataFrame) -> np.ndarray:
 
 def evaluate(y_true: np.ndarray, scores: np.ndarray) -> dict[str, float]:
     """Holdout metrics: ROC AUC, PR AUC (average precision), base rate and top-decile lift."""
-    from sklearn.metrics import average_precision_score, roc_auc_score
+    from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
 
     y_true = np.asarray(y_true).astype(int)
     if len(np.unique(y_true)) < 2:
         raise ValueError("the holdout holds a single class: AUC is undefined")
     base_rate = float(y_true.mean())
     top = np.argsort(-scores, kind="stable")[: max(1, len(scores) // 10)]
+    fpr, tpr, _ = roc_curve(y_true, scores)
+    # About 50 points draw the curve; keeping every threshold would bloat the registry row.
+    keep = np.unique(np.linspace(0, len(fpr) - 1, min(len(fpr), 50)).astype(int))
     return {
+        "roc_curve": {"fpr": [round(float(v), 4) for v in fpr[keep]], "tpr": [round(float(v), 4) for v in tpr[keep]]},
         "auc": float(roc_auc_score(y_true, scores)),
         "pr_auc": float(average_precision_score(y_true, scores)),
         "base_rate": base_rate,

@@ -17,11 +17,11 @@ from dagster import AssetKey, DagsterInstance
 from churn_assets.assets.common import model_key, snapshot_key
 from churn_assets.catalog import Catalog, ModelSpec
 from churn_assets.definitions import ALL_MODELS_JOB, build_definitions
-from churn_assets.environment import Environment
+from churn_assets.environment import Environment, reports_dir
 from churn_assets.warehouse.files import FileSourceError, ensure_loaded
 from churn_assets.rules.months import add_months, last_completed_month, month_range
 
-STAGES = ("training_set", "model", "predictions", "published_predictions")
+STAGES = ("training_set", "model", "predictions", "published_predictions", "monthly_report")
 
 
 @dataclass
@@ -148,6 +148,10 @@ def run_months(
     echo(f"Published lists: table {environment.warehouse.table('published_predictions')} in {_where(environment)}")
     if environment.name == "local":
         echo("  e.g. churn-assets sql \"SELECT model, month, count(*) FROM churn.published_predictions GROUP BY ALL ORDER BY 1, 2\"")
+    for spec in specs:
+        reports = sorted((reports_dir() / spec.name).glob("*.html")) if (reports_dir() / spec.name).is_dir() else []
+        if reports:
+            echo(f"Monthly report ({spec.name}, latest): {reports[-1]}")
     echo(f"Dagster instance (run history): {instance.root_directory}")
     echo("Open the UI (lineage, checks, runs): make ui  ->  http://127.0.0.1:3000")
     return report

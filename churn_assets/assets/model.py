@@ -19,7 +19,8 @@ from dagster import (
     asset,
 )
 
-from churn_assets import __version__, modeling
+from churn_assets import __version__, modeling, plots
+from churn_assets.checks.results import record_gates
 from churn_assets.assets.common import model_key, partition_month, snapshot_table, training_set_table
 from churn_assets.catalog import ModelSpec
 from churn_assets.rules.months import add_months
@@ -161,22 +162,8 @@ def build_model_asset(spec: ModelSpec, partitions_def: PartitionsDefinition) -> 
         importance = metrics.get("feature_importance", {})
         top_features = dict(sorted(importance.items(), key=lambda kv: -kv[1])[:10])
         stays = f"champion stays {'v' + str(incumbent.version) if incumbent else 'none'}"
-        return MaterializeResult(
-            metadata={
-                "version": version.version,
-                "reused_existing_version": reused,
-                "promoted": bool(quality_ok and not_worse),
-                "champion_version": champion.version if champion else None,
-                "auc": metrics["auc"],
-                "pr_auc": metrics["pr_auc"],
-                "top_decile_lift": metrics["top_decile_lift"],
-                "holdout": metrics["split"],
-                "training_rows": metrics["training_rows"],
-                "artifact_sha256": version.artifact_sha256,
-                "feature_importance": MetadataValue.json(top_features),
-            },
-            check_results=[
-                AssetCheckResult(
+        checks = [
+            AssetCheckResult(
                     check_name=QUALITY_CHECK,
                     passed=quality_ok,
                     severity=AssetCheckSeverity.WARN,
@@ -207,7 +194,24 @@ def build_model_asset(spec: ModelSpec, partitions_def: PartitionsDefinition) -> 
                         "threshold": (incumbent_auc - gates.max_auc_drop_vs_champion) if incumbent_auc is not None else None,
                     },
                 ),
-            ],
+        ]
+        record_gates(warehouse, key, month, checks)
+        return MaterializeResult(
+            metadata={
+                **plots.model_plots(metrics, importance),
+                "version": version.version,
+                "reused_existing_version": reused,
+                "promoted": bool(quality_ok and not_worse),
+                "champion_version": champion.version if champion else None,
+                "auc": metrics["auc"],
+                "pr_auc": metrics["pr_auc"],
+                "top_decile_lift": metrics["top_decile_lift"],
+                "holdout": metrics["split"],
+                "training_rows": metrics["training_rows"],
+                "artifact_sha256": version.artifact_sha256,
+                "feature_importance": MetadataValue.json(top_features),
+            },
+            check_results=checks,
             data_version=DataVersion(version.artifact_sha256),
         )
 

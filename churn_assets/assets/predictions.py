@@ -15,10 +15,10 @@ from dagster import (
     asset,
 )
 
-from churn_assets import modeling
+from churn_assets import modeling, plots
 from churn_assets.assets.common import PREDICTIONS, PUBLISHED, model_key, partition_month, snapshot_key, snapshot_table
 from churn_assets.catalog import ModelSpec
-from churn_assets.checks.results import check_result
+from churn_assets.checks.results import check_result, record_gates
 from churn_assets.rules import gates as rules
 from churn_assets.rules.lists import excluded_mask, list_size, rank_scores
 from churn_assets.warehouse import Warehouse, registry
@@ -132,6 +132,8 @@ def build_predictions_asset(spec: ModelSpec, partitions_def: PartitionsDefinitio
         )
         for gate in results:
             (context.log.info if gate.passed else context.log.error)(f"gate {gate.name}: {'passed' if gate.passed else 'FAILED'}: {gate.summary}")
+        checks = [check_result(gate, key) for gate in results]
+        record_gates(warehouse, key, month, checks)
         excluded_counts = {f"{r.column} = {r.equals}": int(excluded_mask(snapshot, [r]).sum()) for r in spec.exclusions}
         return MaterializeResult(
             metadata={
@@ -140,12 +142,15 @@ def build_predictions_asset(spec: ModelSpec, partitions_def: PartitionsDefinitio
                 "excluded": MetadataValue.json(excluded_counts),
                 "list_size": list_size(len(frame), spec.list_top_fraction),
                 "model_version": champion.version,
+                "score_histogram": MetadataValue.md(plots.score_histogram(scores, f"{spec.name} scores, {month}"))
+                if len(scores)
+                else "no scores",
                 "score_quantiles": MetadataValue.json(
                     {str(q): round(float(np.quantile(scores, q)), 4) for q in (0.1, 0.5, 0.9, 0.99)} if len(scores) else {}
                 ),
                 "table": warehouse.table(PREDICTIONS),
             },
-            check_results=[check_result(gate, key) for gate in results],
+            check_results=checks,
         )
 
     return predictions

@@ -22,6 +22,7 @@ from dagster import (
 
 from churn_assets.assets.common import SNAPSHOT_MANIFEST, partition_month, snapshot_key, snapshot_table
 from churn_assets.catalog import Catalog, SourceSpec
+from churn_assets.checks.results import record_gates
 from churn_assets.checks.contract import ContractSpec, validate_snapshot
 from churn_assets.modeling import frame_hash
 from churn_assets.rules.months import add_months
@@ -124,6 +125,7 @@ def build_snapshot_asset(catalog: Catalog, source: SourceSpec, partitions_def: P
                 "row_count_band": MetadataValue.json(list(band) if band else None),
             },
         )
+        record_gates(warehouse, key, month, [check])
         if not contract.passed:
             # Keep whatever was stored before: a bad month must not overwrite a good copy, and
             # the blocking check stops everything downstream.

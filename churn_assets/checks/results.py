@@ -1,6 +1,14 @@
-"""Turn plain gate results (churn_assets.rules.gates) into Dagster asset check results."""
+"""Turn plain gate results (churn_assets.rules.gates) into Dagster asset check results, and keep
+every evaluation in the warehouse table `gate_results` (the monthly report's and the auditors'
+record of what was checked, next to the data it judged)."""
 
+import datetime as dt
+import json
+
+import pandas as pd
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetKey, MetadataValue
+
+GATE_RESULTS = "gate_results"
 
 from churn_assets.rules.gates import GateResult
 
@@ -25,3 +33,26 @@ def check_result(gate: GateResult, asset_key: AssetKey, severity: AssetCheckSeve
         description=gate.summary,
         metadata=metadata,
     )
+
+
+def record_gates(warehouse, asset_key: AssetKey, month: dt.date, results: list[AssetCheckResult]) -> None:
+    """Replace this asset's gate outcomes for the month in `gate_results`."""
+    asset = "/".join(asset_key.path)
+    rows = []
+    for result in results:
+        metadata = {k: getattr(v, "value", v) for k, v in (result.metadata or {}).items()}
+        rows.append(
+            {
+                "asset": asset,
+                "month": month,
+                "gate": result.check_name,
+                "passed": bool(result.passed),
+                "severity": result.severity.value,
+                "value": json.dumps(metadata.get("value"), default=str),
+                "threshold": json.dumps(metadata.get("threshold"), default=str),
+                "summary": result.description or "",
+                "details": json.dumps(metadata, default=str),
+                "evaluated_at": pd.Timestamp.now(tz="UTC"),
+            }
+        )
+    warehouse.replace_rows(GATE_RESULTS, {"asset": asset, "month": month}, pd.DataFrame(rows))

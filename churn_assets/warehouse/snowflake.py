@@ -224,10 +224,23 @@ class SnowflakeWarehouse(Warehouse):
         return normalise_frame(conn.execute(sql, list(params)).fetch_pandas_all())
 
     def _columns(self, conn: SnowflakeSession, table: str) -> list[str] | None:
+        return self._information_schema_columns(conn, self.database, self.schema_name, table)
+
+    def relation_columns(self, relation: str) -> list[str] | None:
+        """Columns (lower case) of a table or view named as Snowflake resolves it: `table` in this
+        schema, `schema.table` or `database.schema.table`; None when it does not exist."""
+        *qualifiers, name = relation.split(".")
+        schema = qualifiers[-1] if qualifiers else self.schema_name
+        database = qualifiers[-2] if len(qualifiers) == 2 else self.database
+        with self.connect() as conn:
+            return self._information_schema_columns(conn, database, schema, name)
+
+    @staticmethod
+    def _information_schema_columns(conn: SnowflakeSession, database: str, schema: str, table: str) -> list[str] | None:
         rows = conn.execute(
-            f"SELECT column_name FROM {self.database}.information_schema.columns "
+            f"SELECT column_name FROM {database}.information_schema.columns "
             "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
-            [self.schema_name.upper(), table.upper()],
+            [schema.upper(), table.upper()],
         ).fetchall()
         return [str(r[0]).lower() for r in rows] or None
 

@@ -29,7 +29,7 @@ def test_asset_graph_per_model_and_blocking_gates(tmp_path, monkeypatch):
     defs = build_definitions()
     graph = defs.resolve_asset_graph()
     for name in load_catalog().models:
-        chain = [AssetKey(["customers", "snapshot"])] + [AssetKey([name, s]) for s in ("training_set", "model", "predictions", "published_predictions")]
+        chain = [AssetKey(["customers", "snapshot"])] + [AssetKey([name, s]) for s in ("training_set", "model", "predictions", "published_predictions", "monthly_report")]
         for upstream, downstream in zip(chain, chain[1:]):
             assert upstream in graph.get(downstream).parent_keys, (upstream, downstream)
         assert graph.get(AssetKey([name, "published_predictions"])).group_name == name

@@ -195,3 +195,21 @@ def test_a_past_snapshot_cannot_change_silently(completed_copy):
     assert forced.months[0].snapshot_rows["customers"] > 0
     hashes = query(completed_copy, "SELECT content_hash FROM churn.snapshot_manifest WHERE month = ?", [month])
     assert len(hashes) == 1
+
+
+def test_the_monthly_report_holds_what_stakeholders_checked_in_excel(completed_home):
+    path = completed_home / "reports" / "churn" / f"{END_MONTH}.html"
+    assert path.exists()
+    page = path.read_text()
+    listed = published(completed_home)
+    last = listed[pd.to_datetime(listed["month"]).dt.date == END_MONTH]
+    assert f"{len(last):,} (capacity" in page
+    for words in ["overlap with the previous list", "entering the list", "leaving the list", "rank correlation",
+                  f"v{int(last['model_version'].iloc[0])}", "data_contract", "holdout_auc", "top_k_overlap",
+                  "predicted_rate", "score_psi", "coverage", "list_capacity", "Top 20 customers"]:
+        assert words in page, words
+    assert page.count("<img") >= 2  # score histogram and overlap over time
+    assert str(last.sort_values("rank")["customer_id"].iloc[0]) in page
+    gates = query(completed_home, "SELECT * FROM churn.gate_results WHERE month = ?", [END_MONTH])
+    assert set(gates["gate"]) >= {"data_contract", "holdout_auc", "top_k_overlap", "coverage"}
+    assert gates["passed"].all()
