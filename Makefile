@@ -8,7 +8,7 @@ export CHURN_HOME
 CUSTOMERS ?= 50000
 MONTHS ?= 24
 
-.PHONY: install run ui test test-unit test-integration validate-defs bench clean
+.PHONY: install run ui test ui-test-deps validate-defs bench clean
 
 # Re-install only when setup.py changes.
 $(BIN)/.installed: setup.py
@@ -28,8 +28,15 @@ ui: install
 	test -f $(CHURN_HOME)/dagster/dagster.yaml || cp dagster.yaml $(CHURN_HOME)/dagster/dagster.yaml
 	DAGSTER_HOME=$(CHURN_HOME)/dagster $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
-test: install
+test: install ui-test-deps
 	$(BIN)/python -m pytest churn_assets_tests/unit churn_assets_tests/integration -q --junitxml=test-results.xml
+
+# The UI test screenshots the lineage page in Debian's headless Chromium.
+ui-test-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "Installing Debian's chromium for the UI screenshot test"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
 validate-defs: install
 	$(BIN)/dagster definitions validate -m churn_assets

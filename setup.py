@@ -16,6 +16,8 @@ setup(
         "dagster-duckdb-pandas>=0.29,<0.30",
         "dagster-snowflake>=0.29,<0.30",
         "dagster-snowflake-pandas>=0.29,<0.30",
+        "dagster-msteams>=0.29,<0.30",
+        "dagster-slack>=0.29,<0.30",
         "duckdb>=1.1,<3",
         "xgboost>=2.1,<4",
         # The Dagster pandas IO managers require pandas < 3.
@@ -26,6 +28,9 @@ setup(
         "scikit-learn>=1.5,<2",
         "pyyaml>=6",
         "tabulate>=0.9",
+        "scipy>=1.11",
+        "matplotlib>=3.8",
+        "pillow>=10",
     ],
     extras_require={
         "test": [

@@ -3,7 +3,8 @@
 
 import datetime as dt
 
-from dagster import AssetExecutionContext, AssetKey
+import pandas as pd
+from dagster import AssetExecutionContext, AssetKey, TableColumn, TableSchema
 
 SNAPSHOT_MANIFEST = "snapshot_manifest"
 PREDICTIONS = "predictions"
@@ -29,3 +30,8 @@ def model_key(model_name: str, stage: str) -> AssetKey:
 def partition_month(context: AssetExecutionContext) -> dt.date:
     """The month a run is for: partition keys are the first day of the month."""
     return dt.date.fromisoformat(context.partition_key)
+
+
+def column_schema(frame: pd.DataFrame) -> TableSchema:
+    """The columns of a stored frame and their types, for the UI's column schema view."""
+    return TableSchema(columns=[TableColumn(str(name), str(dtype)) for name, dtype in frame.dtypes.items()])

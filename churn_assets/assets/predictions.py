@@ -16,7 +16,7 @@ from dagster import (
 )
 
 from churn_assets import modeling, plots
-from churn_assets.assets.common import PREDICTIONS, PUBLISHED, model_key, partition_month, snapshot_key, snapshot_table
+from churn_assets.assets.common import PREDICTIONS, column_schema, PUBLISHED, model_key, partition_month, snapshot_key, snapshot_table
 from churn_assets.catalog import ModelSpec
 from churn_assets.checks.results import check_result, record_gates
 from churn_assets.rules import gates as rules
@@ -139,6 +139,7 @@ def build_predictions_asset(spec: ModelSpec, partitions_def: PartitionsDefinitio
             metadata={
                 "rows_scored": len(frame),
                 "dagster/row_count": len(frame),
+                "dagster/column_schema": column_schema(frame),
                 "excluded": MetadataValue.json(excluded_counts),
                 "list_size": list_size(len(frame), spec.list_top_fraction),
                 "model_version": champion.version,

@@ -109,7 +109,7 @@ def report_markdown(warehouse: Warehouse, spec: ModelSpec, month: dt.date) -> st
     ]
     for _, g in gates.iterrows():
         outcome = "passed" if g["passed"] else f"**FAILED** ({g['severity']})"
-        lines.append(f"| {g['asset']} | {g['gate']} | {outcome} | {g['value']} | {g['threshold']} | {g['summary']} |")
+        lines.append(f"| {g['asset']} | {g['gate']} | {outcome} | {_short(g['value'])} | {_short(g['threshold'])} | {g['summary']} |")
     lines += ["", "## Score distribution", "", plots.score_histogram(scores) if len(scores) else "no scores", ""]
     if len(history) >= 2:
         lines += [
@@ -122,6 +122,18 @@ def report_markdown(warehouse: Warehouse, spec: ModelSpec, month: dt.date) -> st
     lines += ["## Top 20 customers", "", "| rank | customer_id | score |", "|---|---|---|"]
     lines += [f"| {r.rank} | {r.customer_id} | {r.score:.4f} |" for r in listed.head(20).itertuples()]
     return "\n".join(lines)
+
+
+def _short(stored: str) -> str:
+    """A gate's stored JSON value as a person reads it: 4 decimals, ranges as min..max."""
+    value = json.loads(stored) if stored else None
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    if isinstance(value, dict):
+        return f"{_short(json.dumps(value.get('min')))}..{_short(json.dumps(value.get('max')))}"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value) or "—"
+    return "—" if value is None else str(value)
 
 
 def to_html(title: str, markdown: str) -> str:

@@ -20,7 +20,7 @@ from dagster import (
     asset,
 )
 
-from churn_assets.assets.common import SNAPSHOT_MANIFEST, partition_month, snapshot_key, snapshot_table
+from churn_assets.assets.common import SNAPSHOT_MANIFEST, column_schema, partition_month, snapshot_key, snapshot_table
 from churn_assets.catalog import Catalog, SourceSpec
 from churn_assets.checks.results import record_gates
 from churn_assets.checks.contract import ContractSpec, validate_snapshot
@@ -163,6 +163,7 @@ def build_snapshot_asset(catalog: Catalog, source: SourceSpec, partitions_def: P
                 "content_hash": content_hash,
                 "table": warehouse.table(snapshot_table(source.name)),
                 "dagster/row_count": len(frame),
+                "dagster/column_schema": column_schema(frame),
             },
             check_results=[check],
             data_version=DataVersion(content_hash),

@@ -17,7 +17,7 @@ from dagster import (
     asset,
 )
 
-from churn_assets.assets.common import model_key, partition_month, snapshot_key, training_set_table
+from churn_assets.assets.common import column_schema, model_key, partition_month, snapshot_key, training_set_table
 from churn_assets.assets.snapshot import stored_snapshot_months
 from churn_assets.catalog import ModelSpec
 from churn_assets.rules.months import add_months, training_months
@@ -88,6 +88,7 @@ def build_training_set_asset(spec: ModelSpec, partitions_def: PartitionsDefiniti
             metadata={
                 "rows": len(rows),
                 "dagster/row_count": len(rows),
+                "dagster/column_schema": column_schema(rows),
                 "months": MetadataValue.json([str(m) for m in available]),
                 "months_missing_snapshot": MetadataValue.json([str(m) for m in wanted if m not in snapshots]),
                 "rows_per_month": MetadataValue.json({str(k): int(v) for k, v in per_month["size"].items()}),

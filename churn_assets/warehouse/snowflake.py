@@ -87,10 +87,10 @@ def bindable(value: Any) -> Any:
     """A Python value the connector binds (qmark): plain scalars, NULL for NaN/NaT, naive UTC timestamps."""
     if value is None:
         return None
-    if isinstance(value, (np.generic,)):
-        value = value.item()
     if isinstance(value, np.datetime64):
         value = pd.Timestamp(value)
+    elif isinstance(value, np.generic):
+        value = value.item()
     if isinstance(value, float) and value != value:
         return None
     if value is pd.NaT:
@@ -105,16 +105,21 @@ def bindable(value: Any) -> Any:
     return value
 
 
+def _non_null_columns(frame: pd.DataFrame) -> list[str]:
+    """Columns with at least one value: an all-NULL column is left out of an upload (its type
+    cannot be inferred from Parquet) and stays NULL in the table."""
+    return [column for column in frame.columns if frame[column].notna().any()]
+
+
 def normalise_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """Query results as the assets expect them: lower-case column names, 64-bit integers.
 
     (Snowflake's Arrow results size integer columns by their values, e.g. int8 for small numbers.)
     """
     frame.columns = [str(c).lower() for c in frame.columns]
-    for column in frame.columns:
-        if pd.api.types.is_integer_dtype(frame[column].dtype) and frame[column].dtype != np.int64:
-            if not isinstance(frame[column].dtype, pd.api.extensions.ExtensionDtype):
-                frame[column] = frame[column].astype(np.int64)
+    for column, dtype in frame.dtypes.items():
+        if isinstance(dtype, np.dtype) and dtype.kind in "iu" and dtype != np.int64:
+            frame[column] = frame[column].astype(np.int64)
     return frame
 
 
@@ -252,7 +257,8 @@ class SnowflakeWarehouse(Warehouse):
         with self.connect() as conn:
             staged = self._prepare(conn, table, frame)
             try:
-                exists = self._columns(conn, table) is not None
+                # After _prepare, a frame with columns always has its table.
+                exists = len(frame.columns) > 0 or self._columns(conn, table) is not None
                 conn.execute("BEGIN TRANSACTION")
                 try:
                     if exists:
@@ -292,7 +298,7 @@ class SnowflakeWarehouse(Warehouse):
                 for c in frame.columns
                 if c.lower() not in existing
             ]
-        staging = len(frame) > INSERT_VALUES_MAX_ROWS
+        staging = len(frame) > INSERT_VALUES_MAX_ROWS and bool(_non_null_columns(frame))
         if not ddl and not staging:
             return None
         with conn.outside_transaction():
@@ -302,10 +308,9 @@ class SnowflakeWarehouse(Warehouse):
 
     def _stage(self, conn: SnowflakeSession, table: str, frame: pd.DataFrame, types: dict[str, str]) -> str:
         """Upload a large frame into a temporary table with write_pandas (Parquet, COPY INTO)."""
-
         from snowflake.connector import pandas_tools  # the module attribute, so test fakes apply
 
-        present = [c for c in frame.columns if frame[c].notna().any()]  # all-NULL columns stay NULL
+        present = _non_null_columns(frame)
         staged = f"{LOAD_TABLE_PREFIX}{table.upper()}_{uuid.uuid4().hex[:12].upper()}"
         columns = ", ".join(f"{quote(c)} {types[c]}" for c in present)
         conn.execute(f"CREATE TEMPORARY TABLE {staged} ({columns})")
@@ -328,7 +333,7 @@ class SnowflakeWarehouse(Warehouse):
 
     def _insert(self, conn: SnowflakeSession, table: str, frame: pd.DataFrame, staged: str | None) -> None:
         if staged is not None:
-            present = ", ".join(quote(c) for c in frame.columns if frame[c].notna().any())
+            present = ", ".join(quote(c) for c in _non_null_columns(frame))
             conn.execute(f"INSERT INTO {self.table(table)} ({present}) SELECT {present} FROM {staged}")
             return
         if not len(frame):

@@ -1,0 +1,119 @@
+"""The real Dagster webserver on the project: the asset graph over GraphQL, and the lineage page
+rendered by headless Chromium (Debian's package, installed by `make test`)."""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from churn_assets.catalog import load_catalog
+from churn_assets_tests.conftest import dagster_instance
+
+BIN = Path(sys.executable).parent
+STAGES = ["training_set", "model", "predictions", "published_predictions", "monthly_report"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def webserver(completed_home, tmp_path_factory):
+    home = tmp_path_factory.mktemp("ui")
+    shutil.copy(completed_home / "warehouse.duckdb", home / "warehouse.duckdb")
+    dagster_instance(home)  # writes the project's instance config into home/dagster
+    port = free_port()
+    env = {**os.environ, "CHURN_HOME": str(home), "DAGSTER_HOME": str(home / "dagster")}
+    log = open(home / "webserver.log", "w")
+    process = subprocess.Popen(
+        [str(BIN / "dagster-webserver"), "-m", "churn_assets", "-h", "127.0.0.1", "-p", str(port)],
+        env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(url + "/server_info", timeout=2)
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("webserver did not start: " + (home / "webserver.log").read_text()[-2000:])
+                time.sleep(0.5)
+        yield url, home
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+def graphql(url: str, query: str) -> dict:
+    request = urllib.request.Request(url + "/graphql", data=json.dumps({"query": query}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        payload = json.loads(response.read())
+    assert "errors" not in payload, payload
+    return payload["data"]
+
+
+def test_graphql_asset_graph_has_every_model_chain_and_blocking_gates(webserver):
+    url, _ = webserver
+    data = graphql(url, """{ assetNodes { assetKey { path } groupName dependencyKeys { path }
+        assetChecksOrError { ... on AssetChecks { checks { name blocking } } } } }""")
+    nodes = {"/".join(n["assetKey"]["path"]): n for n in data["assetNodes"]}
+    for model in load_catalog().models:
+        chain = ["customers/snapshot"] + [f"{model}/{s}" for s in STAGES]
+        for upstream, downstream in zip(chain, chain[1:]):
+            parents = {"/".join(d["path"]) for d in nodes[downstream]["dependencyKeys"]}
+            assert upstream in parents, (upstream, downstream)
+        assert nodes[f"{model}/published_predictions"]["groupName"] == model
+        checks = {c["name"]: c["blocking"] for c in nodes[f"{model}/predictions"]["assetChecksOrError"]["checks"]}
+        assert checks == {"top_k_overlap": True, "predicted_rate": True, "score_psi": True, "coverage": True, "list_capacity": True}
+        model_checks = {c["name"]: c["blocking"] for c in nodes[f"{model}/model"]["assetChecksOrError"]["checks"]}
+        assert model_checks == {"holdout_auc": False, "not_worse_than_champion": False}
+    contract = nodes["customers/snapshot"]["assetChecksOrError"]["checks"]
+    assert contract == [{"name": "data_contract", "blocking": True}]
+
+
+def chromium() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not path:
+        pytest.fail("Chromium is not installed: `make test` installs Debian's chromium (make ui-test-deps)")
+    return path
+
+
+def test_the_lineage_page_renders_the_asset_graph(webserver, tmp_path):
+    from PIL import Image
+
+    url, _ = webserver
+    # The UI greets a new local instance with a community pop-up over the graph; mark it seen.
+    graphql(url, "mutation { setNuxSeen }")
+    page = f"{url}/locations/churn_assets/asset-groups/churn"
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+             "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1400,900",
+             "--virtual-time-budget=25000"]
+    dom = subprocess.run([chromium(), *flags, "--dump-dom", f"{url}/assets?view=lineage"], capture_output=True, text=True, timeout=180)
+    for name in ["snapshot", "training_set", "published_predictions", "monthly_report", "downgrade", "upsell"]:
+        assert name in dom.stdout, name
+
+    shot = tmp_path / "lineage.png"
+    subprocess.run([chromium(), *flags, f"--screenshot={shot}", page], capture_output=True, timeout=180, check=True)
+    image = Image.open(shot).convert("RGB")
+    assert image.size == (1400, 900)
+    colors = image.getcolors(maxcolors=1_000_000)
+    assert len(colors) > 50, "the screenshot is (nearly) a single colour: nothing rendered"
+    background = max(colors)[0]
+    assert background < 0.97 * image.size[0] * image.size[1], "the page is blank"
+    shutil.copy(shot, Path(os.environ.get("CHURN_SCREENSHOT_DIR", tmp_path)) / "lineage.png")
