@@ -8,7 +8,8 @@ export CHURN_HOME
 CUSTOMERS ?= 50000
 MONTHS ?= 24
 
-.PHONY: install run ui test ui-test-deps validate-defs bench clean
+.PHONY: install run ui test ui-test-deps validate-defs bench clean test-unit test-integration \
+	check-branch-flow wheel image push-image check-sources train reference-predictions validate deploy release
 
 # Re-install only when setup.py changes.
 $(BIN)/.installed: setup.py
@@ -31,6 +32,13 @@ ui: install
 test: install ui-test-deps
 	$(BIN)/python -m pytest churn_assets_tests/unit churn_assets_tests/integration -q --junitxml=test-results.xml
 
+# The pipeline's Tests stage runs the two halves as separate jobs, each with its JUnit file.
+test-unit: install
+	$(BIN)/python -m pytest churn_assets_tests/unit -q --junitxml=test-results-unit.xml
+
+test-integration: install ui-test-deps
+	$(BIN)/python -m pytest churn_assets_tests/integration -q --junitxml=test-results-integration.xml
+
 # The UI test screenshots the lineage page in Debian's headless Chromium.
 ui-test-deps:
 	@command -v chromium >/dev/null 2>&1 || { \
@@ -46,3 +54,64 @@ bench: install
 
 clean:
 	rm -rf $(CHURN_HOME)
+
+# -- The pipeline's steps (azure-pipelines.yml calls these; each runs locally too) -------------
+# Months are YYYY-MM: MONTH defaults to the last completed month, PRIOR_MONTH to the one before.
+MONTH ?= $(shell $(PYTHON) -c "import datetime as d; m = d.date.today().replace(day=1) - d.timedelta(days=1); print(m.strftime('%Y-%m'))")
+PRIOR_MONTH ?= $(shell $(PYTHON) -c "import datetime as d; m = d.date.fromisoformat('$(MONTH)-01') - d.timedelta(days=1); print(m.strftime('%Y-%m'))")
+TRAIN_FROM ?= $(MONTH)
+MODEL ?= churn
+REFERENCE_PREDS ?= $(CHURN_HOME)/reference_predictions.parquet
+IMAGE ?= churn-assets
+TAG ?= $(shell git rev-parse HEAD 2>/dev/null || echo local)
+
+# Pull requests go feat/* -> dev -> prod -> main ($SOURCE_BRANCH and $TARGET_BRANCH, refs/heads/ optional).
+check-branch-flow:
+	@source="$${SOURCE_BRANCH#refs/heads/}"; target="$${TARGET_BRANCH#refs/heads/}"; \
+	case "$$source -> $$target" in \
+	  "feat/"*" -> dev"|"dev -> prod"|"prod -> main") echo "branch flow ok: $$source -> $$target";; \
+	  *) echo "pull requests go feat/* -> dev -> prod -> main, not $$source -> $$target" >&2; exit 1;; \
+	esac
+
+# The wheel that the image installs and the release archives (dist/ holds only this one).
+wheel: install
+	rm -rf dist build
+	$(BIN)/python -m pip wheel --quiet --no-deps --wheel-dir dist .
+
+# The code-server image (deploy/Dockerfile, from that wheel) and its push: $(IMAGE):$(TAG).
+image: wheel
+	docker build -f deploy/Dockerfile -t $(IMAGE):$(TAG) .
+
+push-image:
+	docker push $(IMAGE):$(TAG)
+
+# Every catalogue column exists in the sources of $CHURN_ENV (Snowflake is not queried at load).
+check-sources: install
+	$(BIN)/churn-assets check
+
+# Materialise $(MONTH) in $CHURN_ENV (months from $(TRAIN_FROM)), recorded in the instance at $DAGSTER_HOME.
+train: install
+	$(BIN)/churn-assets run --from $(TRAIN_FROM) --to $(MONTH)
+
+# The Validation stage: $(MODEL)'s predictions of $(MONTH) in $CHURN_ENV against a reference month
+# exported first (in the pipeline: prod's $(PRIOR_MONTH), read with CHURN_ENV=prod and a read-only role).
+reference-predictions: install
+	mkdir -p $(dir $(REFERENCE_PREDS))
+	$(BIN)/churn-assets export-predictions --model $(MODEL) --month $(PRIOR_MONTH) --out $(REFERENCE_PREDS)
+
+validate: install
+	$(BIN)/python -m pytest churn_assets_tests/validation -vv --junitxml=validation_test_results.xml \
+	    --val-model=$(MODEL) --prev-month-preds=$(REFERENCE_PREDS) --curr-month-preds=warehouse:$(MODEL)/$(MONTH)
+
+# Point the code server of $DEPLOY_ENV (Azure Container App churn-code-server-<env>) at $(IMAGE):$(TAG).
+deploy:
+	test -n "$(DEPLOY_ENV)" && test -n "$(AZURE_RESOURCE_GROUP)"
+	az containerapp update --name churn-code-server-$(DEPLOY_ENV) --resource-group $(AZURE_RESOURCE_GROUP) --image $(IMAGE):$(TAG)
+
+# What main archives: the wheel in dist/, the deploy files, and which image and commit they are.
+release:
+	rm -rf dist/release
+	mkdir -p dist/release
+	cp dist/churn_assets-*.whl deploy/* dist/release/
+	printf '{"wheel": "%s", "image": "%s", "commit": "%s"}\n' "$$(cd dist && ls churn_assets-*.whl)" "$(IMAGE):$(TAG)" \
+	    "$$(git rev-parse HEAD 2>/dev/null || echo unknown)" > dist/release/release.json

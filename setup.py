@@ -16,6 +16,8 @@ setup(
         "dagster-duckdb-pandas>=0.29,<0.30",
         "dagster-snowflake>=0.29,<0.30",
         "dagster-snowflake-pandas>=0.29,<0.30",
+        # Run workers in the code-server image write to the PostgreSQL instance (deploy/dagster.yaml).
+        "dagster-postgres>=0.29,<0.30",
         "dagster-msteams>=0.29,<0.30",
         "dagster-slack>=0.29,<0.30",
         "duckdb>=1.1,<3",
@@ -36,6 +38,7 @@ setup(
         "test": [
             "pytest>=8",
             "fakesnow>=0.11,<0.13",
+            "check-jsonschema>=0.29",
         ],
     },
     entry_points={"console_scripts": ["churn-assets=churn_assets.cli:main"]},

@@ -47,12 +47,20 @@ def main(argv: list[str] | None = None) -> int:
     validate.add_argument("--prev-month-preds", help="previous month: .parquet/.csv file or warehouse:<model>/<YYYY-MM>")
     validate.add_argument("--curr-month-preds", required=True, help="current month: .parquet/.csv file or warehouse:<model>/<YYYY-MM>")
 
+    export = commands.add_parser("export-predictions", help="write one month's stored predictions of a model to a file")
+    export.add_argument("--model", default="churn", help="catalogue model (default churn)")
+    export.add_argument("--month", required=True, help="month, YYYY-MM")
+    export.add_argument("--out", required=True, help="file to write: .parquet or .csv")
+
+    commands.add_parser("check", help="check the catalogue against the sources of CHURN_ENV")
+
     sql = commands.add_parser("sql", help="run a read-only SQL query on the local warehouse and print the result")
     sql.add_argument("query")
 
     args = parser.parse_args(argv)
     try:
-        return {"seed": _seed, "run": _run, "sql": _sql, "incident": _incident, "validate": _validate}[args.command](args)
+        return {"seed": _seed, "run": _run, "sql": _sql, "incident": _incident, "validate": _validate,
+                "export-predictions": _export_predictions, "check": _check}[args.command](args)
     except UsageError as exc:
         print(f"churn-assets: error: {exc}", file=sys.stderr)
         return 2
@@ -225,6 +233,52 @@ def _sql(args) -> int:
         raise UsageError(str(exc).splitlines()[0]) from None
     with pd.option_context("display.max_rows", 200, "display.width", 200):
         print(frame.to_string(index=False))
+    return 0
+
+
+def _export_predictions(args) -> int:
+    import pandas as pd
+
+    from churn_assets.assets.predictions import load_month_predictions
+
+    catalog, environment = _load()
+    if args.model not in catalog.models:
+        raise UsageError(f"--model: unknown model {args.model!r}; the catalogue has {sorted(catalog.models)}")
+    month = _month_arg(args.month, "--month")
+    out = Path(args.out)
+    if out.suffix.lower() not in {".parquet", ".csv"}:
+        raise UsageError(f"--out: {out} must end in .parquet or .csv")
+    predictions = load_month_predictions(environment.warehouse, args.model, month)
+    if not len(predictions.ids):
+        raise UsageError(f"no predictions stored for model {args.model!r} and month {month} in CHURN_ENV={environment.name}")
+    frame = pd.DataFrame(
+        {
+            "customer_id": predictions.ids,
+            "score": predictions.scores,
+            "rank": predictions.ranks,
+            "month": month,
+            "model_version": predictions.model_version,
+        }
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix.lower() == ".parquet":
+        frame.to_parquet(out, index=False)
+    else:
+        frame.to_csv(out, index=False)
+    print(f"Wrote {len(frame):,} predictions of {args.model} for {month} (CHURN_ENV={environment.name}) to {out}")
+    return 0
+
+
+def _check(args) -> int:
+    from churn_assets.catalog import CatalogError
+    from churn_assets.definitions import check_sources
+
+    catalog, environment = _load()
+    try:
+        check_sources(catalog, environment)
+    except CatalogError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"The catalogue matches the sources of CHURN_ENV={environment.name}")
     return 0
 
 

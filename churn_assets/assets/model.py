@@ -25,6 +25,7 @@ from churn_assets.assets.common import model_key, partition_month, snapshot_tabl
 from churn_assets.catalog import ModelSpec
 from churn_assets.rules.months import add_months
 from churn_assets.warehouse import Warehouse, registry
+from churn_assets.assets.retries import WAREHOUSE_RETRY, fail_fast_unless_transient
 
 QUALITY_CHECK = "holdout_auc"
 CHAMPION_CHECK = "not_worse_than_champion"
@@ -38,7 +39,8 @@ def load_training_frame(warehouse: Warehouse, spec: ModelSpec, month) -> pd.Data
         f"FROM {warehouse.table(training_set_table(spec.name))} t "
         f"JOIN {warehouse.table(snapshot_table(spec.source.name))} s "
         "ON s.customer_id = t.customer_id AND s.snapshot_month = t.snapshot_month "
-        "WHERE t.training_month = ?",
+        # A fixed row order: XGBoost's subsampling depends on it, so every engine trains the same model.
+        "WHERE t.training_month = ? ORDER BY t.snapshot_month, t.customer_id",
         [month],
     )
 
@@ -63,6 +65,7 @@ def build_model_asset(spec: ModelSpec, partitions_def: PartitionsDefinition) -> 
         key=key,
         group_name=spec.name,
         partitions_def=partitions_def,
+        retry_policy=WAREHOUSE_RETRY,
         deps=[model_key(spec.name, "training_set")],
         kinds={"xgboost", "pandas"},
         owners=list(spec.owners),
@@ -87,6 +90,7 @@ def build_model_asset(spec: ModelSpec, partitions_def: PartitionsDefinition) -> 
         "the latest labelled month and registered as a version in the warehouse registry.",
         metadata={"params": MetadataValue.json(spec.params), "seed": spec.seed, "features": MetadataValue.json(list(spec.features))},
     )
+    @fail_fast_unless_transient
     def model(context: AssetExecutionContext, warehouse: Warehouse):
         month = partition_month(context)
         frame = load_training_frame(warehouse, spec, month)

@@ -22,6 +22,7 @@ from churn_assets.checks.results import check_result, record_gates
 from churn_assets.rules import gates as rules
 from churn_assets.rules.lists import excluded_mask, list_size, rank_scores
 from churn_assets.warehouse import Warehouse, registry
+from churn_assets.assets.retries import WAREHOUSE_RETRY, fail_fast_unless_transient
 
 
 def gate_descriptions(spec: ModelSpec) -> dict[str, str]:
@@ -78,6 +79,7 @@ def build_predictions_asset(spec: ModelSpec, partitions_def: PartitionsDefinitio
         key=key,
         group_name=spec.name,
         partitions_def=partitions_def,
+        retry_policy=WAREHOUSE_RETRY,
         deps=[model_key(spec.name, "model"), snapshot_key(spec.source.name)],
         kinds={kind, "xgboost", "pandas"},
         owners=list(spec.owners),
@@ -88,6 +90,7 @@ def build_predictions_asset(spec: ModelSpec, partitions_def: PartitionsDefinitio
         description=f"Scores of every eligible customer of the month by the `{spec.name}` champion, with ranks. "
         "Excluded: " + (", ".join(f"{e.reason or e.column} ({e.column} = {e.equals})" for e in spec.exclusions) or "nobody") + ".",
     )
+    @fail_fast_unless_transient
     def predictions(context: AssetExecutionContext, warehouse: Warehouse):
         month = partition_month(context)
         champion = registry.champion_for(warehouse, spec.name, month)

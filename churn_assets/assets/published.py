@@ -17,6 +17,7 @@ from churn_assets.assets.common import PREDICTIONS, PUBLISHED, model_key, partit
 from churn_assets.catalog import ModelSpec
 from churn_assets.rules.lists import list_size
 from churn_assets.warehouse import Warehouse
+from churn_assets.assets.retries import WAREHOUSE_RETRY, fail_fast_unless_transient
 
 PUBLISHED_SCHEMA = TableSchema(
     columns=[
@@ -38,6 +39,7 @@ def build_published_asset(spec: ModelSpec, partitions_def: PartitionsDefinition,
         key=model_key(spec.name, "published_predictions"),
         group_name=spec.name,
         partitions_def=partitions_def,
+        retry_policy=WAREHOUSE_RETRY,
         deps=[model_key(spec.name, "predictions")],
         kinds={kind},
         owners=list(spec.owners),
@@ -45,6 +47,7 @@ def build_published_asset(spec: ModelSpec, partitions_def: PartitionsDefinition,
         "customers by score. One month is replaced atomically; other months are never touched.",
         metadata={"dagster/column_schema": PUBLISHED_SCHEMA},
     )
+    @fail_fast_unless_transient
     def published_predictions(context: AssetExecutionContext, warehouse: Warehouse):
         month = partition_month(context)
         table = warehouse.table(PREDICTIONS)

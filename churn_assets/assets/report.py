@@ -14,6 +14,7 @@ from churn_assets.assets.common import PREDICTIONS, PUBLISHED, model_key, partit
 from churn_assets.catalog import ModelSpec
 from churn_assets.checks.results import GATE_RESULTS
 from churn_assets.warehouse import Warehouse
+from churn_assets.assets.retries import WAREHOUSE_RETRY, fail_fast_unless_transient
 
 
 def build_report_asset(spec: ModelSpec, partitions_def: PartitionsDefinition, reports_dir: Path) -> AssetsDefinition:
@@ -23,6 +24,7 @@ def build_report_asset(spec: ModelSpec, partitions_def: PartitionsDefinition, re
         key=model_key(spec.name, "monthly_report"),
         group_name=spec.name,
         partitions_def=partitions_def,
+        retry_policy=WAREHOUSE_RETRY,
         deps=[model_key(spec.name, "published_predictions")],
         kinds={"html"},
         owners=list(spec.owners),
@@ -30,6 +32,7 @@ def build_report_asset(spec: ModelSpec, partitions_def: PartitionsDefinition, re
         "entering and leaving the list, score distribution, every gate's outcome, model version and metrics. "
         f"Written to `{reports_dir}/{spec.name}/<month>.html`.",
     )
+    @fail_fast_unless_transient
     def monthly_report(context: AssetExecutionContext, warehouse: Warehouse):
         month = partition_month(context)
         markdown = report_markdown(warehouse, spec, month)

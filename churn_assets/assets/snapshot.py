@@ -28,6 +28,7 @@ from churn_assets.modeling import frame_hash
 from churn_assets.rules.months import add_months
 from churn_assets.warehouse import Warehouse
 from churn_assets.warehouse.files import ensure_loaded
+from churn_assets.assets.retries import WAREHOUSE_RETRY, fail_fast_unless_transient
 
 CONTRACT_CHECK = "data_contract"
 
@@ -69,6 +70,7 @@ def build_snapshot_asset(catalog: Catalog, source: SourceSpec, partitions_def: P
         key=key,
         group_name=source.name,
         partitions_def=partitions_def,
+        retry_policy=WAREHOUSE_RETRY,
         kinds={kind, "pandas"},
         owners=sorted({o for m in catalog.models_of_source(source.name) for o in m.owners}),
         check_specs=[
@@ -85,6 +87,7 @@ def build_snapshot_asset(catalog: Catalog, source: SourceSpec, partitions_def: P
         "unless run with `force: true`.",
         metadata={"source": source.relation or source.files, "required_columns": MetadataValue.json(needed)},
     )
+    @fail_fast_unless_transient
     def snapshot(context: AssetExecutionContext, config: SnapshotConfig, warehouse: Warehouse):
         month = partition_month(context)
         if source.files:

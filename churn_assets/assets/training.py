@@ -22,6 +22,7 @@ from churn_assets.assets.snapshot import stored_snapshot_months
 from churn_assets.catalog import ModelSpec
 from churn_assets.rules.months import add_months, training_months
 from churn_assets.warehouse import Warehouse
+from churn_assets.assets.retries import WAREHOUSE_RETRY, fail_fast_unless_transient
 
 
 def build_training_set_asset(spec: ModelSpec, partitions_def: PartitionsDefinition, kind: str) -> AssetsDefinition:
@@ -42,6 +43,7 @@ def build_training_set_asset(spec: ModelSpec, partitions_def: PartitionsDefiniti
         key=model_key(spec.name, "training_set"),
         group_name=spec.name,
         partitions_def=partitions_def,
+        retry_policy=WAREHOUSE_RETRY,
         deps=[AssetDep(snapshot_key(spec.source.name), partition_mapping=mapping)],
         kinds={kind, "pandas"},
         owners=list(spec.owners),
@@ -50,6 +52,7 @@ def build_training_set_asset(spec: ModelSpec, partitions_def: PartitionsDefiniti
         f"`{spec.label}` read from `{spec.source.relation or spec.source.files}` once its {spec.horizon_months}-month window closed.",
         metadata={"label": spec.label, "horizon_months": spec.horizon_months, "training_window_months": spec.training_window_months},
     )
+    @fail_fast_unless_transient
     def training_set(context: AssetExecutionContext, warehouse: Warehouse):
         month = partition_month(context)
         wanted = training_months(month, spec.horizon_months, spec.training_window_months)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 import pandas as pd
 
 from churn_assets.warehouse.base import Warehouse
@@ -39,7 +40,13 @@ class DuckDBWarehouse(Warehouse):
                 time.sleep(delay)
                 delay = min(delay * 2, 2.0)
         try:
-            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {self.schema_name}")
+            # Creating the schema is a catalog write: only do it when it is missing, so that
+            # readers never write (and never conflict with a writer's open transaction).
+            exists = conn.execute(
+                "SELECT count(*) FROM information_schema.schemata WHERE schema_name = ?", [self.schema_name]
+            ).fetchall()[0][0]
+            if not exists:
+                conn.execute(f"CREATE SCHEMA IF NOT EXISTS {self.schema_name}")
             yield conn
         finally:
             conn.close()
@@ -53,7 +60,9 @@ class DuckDBWarehouse(Warehouse):
         return [r[0] for r in rows] or None
 
     def _write_frame(self, conn: Any, table: str, frame: pd.DataFrame) -> None:
-        conn.register("incoming_frame", frame)
+        # Registered as Arrow: DuckDB's pandas scan fails under concurrent connections of one process
+        # ("pandas_scan does not exist"), its Arrow scan does not; the conversion is zero-copy for numbers.
+        conn.register("incoming_frame", pa.Table.from_pandas(frame, preserve_index=False))
         try:
             existing = self._columns(conn, table)
             if existing is None:

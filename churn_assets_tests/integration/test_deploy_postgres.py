@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import shutil
 import subprocess
 import uuid
 
+import psycopg2  # dagster-postgres's driver
 import pytest
 
 from churn_assets_tests.conftest import run_pipeline, seed
@@ -27,6 +29,8 @@ from churn_assets_tests.integration.snowflake_fixtures import (
     VENV_BIN,
     Process,
     code_server_args,
+    dockerfile_command,
+    dockerfile_instructions,
     free_port,
     loaded_locations,
     port_open,
@@ -35,7 +39,6 @@ from churn_assets_tests.integration.snowflake_fixtures import (
     webserver_ready,
 )
 
-psycopg2 = pytest.importorskip("psycopg2")
 # dagster-graphql's client calls gql with arguments gql now deprecates.
 pytestmark = pytest.mark.filterwarnings("ignore:Using variable_values:DeprecationWarning")
 
@@ -93,6 +96,27 @@ def deployment_env(tmp_path, postgres_database):
         "DAGSTER_POSTGRES_DB": postgres_database,
         "CHURN_TRAIN_THREADS": os.environ.get("CHURN_TRAIN_THREADS", "1"),
     }
+
+
+def test_image_serves_the_code_location_as_this_test_starts_it():
+    instructions = dockerfile_instructions()
+    assert instructions[0] == ("FROM", "python:3.11-slim")
+    command = dockerfile_command()
+    assert command[:3] == ["dagster", "code-server", "start"]
+    assert command[command.index("--module-name") + 1] == "churn_assets"
+    assert command[command.index("--host") + 1] == "0.0.0.0"
+    port = command[command.index("--port") + 1]
+    assert ("EXPOSE", port) in instructions
+    (health,) = [arguments for keyword, arguments in instructions if keyword == "HEALTHCHECK"]
+    assert "grpc-health-check" in health and f'"--port", "{port}"' in health
+    (env,) = [arguments for keyword, arguments in instructions if keyword == "ENV"]
+    home = re.search(r"DAGSTER_HOME=(\S+)", env).group(1)
+    assert ("COPY", f"deploy/dagster.yaml deploy/workspace.yaml {home}/") in instructions
+    # It installs the wheel the Build stage built and tested, and does not run as root.
+    assert ("COPY", "dist/churn_assets-*.whl /tmp/wheels/") in instructions
+    assert ("USER", "churn") in instructions
+    ignored = (REPO / "deploy" / "Dockerfile.dockerignore").read_text().split()
+    assert ignored[ignored.index("*"):] == ["*", "!dist/churn_assets-*.whl", "!deploy/dagster.yaml", "!deploy/workspace.yaml"]
 
 
 def test_instance_config_is_postgres_and_queued(deployment_env, monkeypatch):

@@ -167,6 +167,29 @@ def test_a_dev_run_never_touches_the_prod_schema(dev_world):
         assert call.kwargs["table_name"].startswith("CHURN_LOAD_") and not call.kwargs.get("schema")
 
 
+def test_catalogue_checked_against_the_dev_source(dev_world, tmp_path):
+    """What `churn-assets check` does in dev (Snowflake is not queried at load)."""
+    import yaml
+
+    from churn_assets.catalog import CatalogError, catalog_path, load_catalog
+    from churn_assets.definitions import check_sources
+    from churn_assets.environment import load_environment
+
+    environment = load_environment()
+    source = query(dev_world.home, "SELECT * FROM analytics.customer_features_monthly LIMIT 0").columns.tolist()
+    assert environment.warehouse.relation_columns("analytics.customer_features_monthly") == source
+    assert environment.warehouse.relation_columns(f"{FAKE_SETTINGS['CHURN_SNOWFLAKE_DATABASE']}.analytics.customer_features_monthly") == source
+    assert environment.warehouse.relation_columns("analytics.no_such_view") is None
+    check_sources(load_catalog(), environment)
+
+    broken = yaml.safe_load(catalog_path().read_text())
+    broken["models"]["churn"]["features"].append("no_such_feature")
+    path = tmp_path / "models.yaml"
+    path.write_text(yaml.safe_dump(broken, sort_keys=False))
+    with pytest.raises(CatalogError, match="no_such_feature"):
+        check_sources(load_catalog(path), environment)
+
+
 def test_rerunning_a_month_in_dev_changes_nothing(dev_world):
     before = published_in(DEV).drop(columns="published_at")
     with admin_connection() as conn:

@@ -1,0 +1,122 @@
+"""Faults: transient warehouse errors are retried, permanent ones fail fast, and a publish is
+atomic even when its process is killed."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+from dagster import DagsterEventType
+
+from churn_assets.warehouse import DuckDBWarehouse
+from churn_assets_tests.conftest import END_MONTH, dagster_instance, query, run_pipeline
+
+
+def events(home, run_id, kind):
+    return dagster_instance(home).get_records_for_run(run_id, of_type=kind).records
+
+
+def test_a_dropped_connection_is_retried_and_the_run_succeeds(history_copy, monkeypatch):
+    original = DuckDBWarehouse._fetch_df
+    calls = {"n": 0}
+
+    def flaky(self, conn, sql, params):
+        if "FROM churn.training_set_churn t" in sql:
+            calls["n"] += 1
+        if calls["n"] == 1 and "FROM churn.training_set_churn t" in sql:  # the model's read loses its connection once
+            raise duckdb.IOException("IO Error: connection dropped by peer")
+        return original(self, conn, sql, params)
+
+    monkeypatch.setattr(DuckDBWarehouse, "_fetch_df", flaky)
+    report = run_pipeline(history_copy, first=END_MONTH, last=END_MONTH)
+    assert report.all_succeeded
+    assert len(events(history_copy, report.months[0].run_id, DagsterEventType.STEP_UP_FOR_RETRY)) == 1
+    assert END_MONTH in set(pd.to_datetime(query(history_copy, "SELECT month FROM churn.published_predictions")["month"]).dt.date)
+
+
+def test_a_permanent_error_fails_fast_with_a_clear_message(history_copy, monkeypatch):
+    original = DuckDBWarehouse._fetch_df
+
+    def broken(self, conn, sql, params):
+        if "FROM churn.training_set_churn t" in sql:
+            raise duckdb.CatalogException("Catalog Error: Table with name training_set_churn does not exist!")
+        return original(self, conn, sql, params)
+
+    monkeypatch.setattr(DuckDBWarehouse, "_fetch_df", broken)
+    started = time.monotonic()
+    report = run_pipeline(history_copy, first=END_MONTH, last=END_MONTH)
+    row = report.months[0].models[0]
+    assert not report.all_succeeded and row.published is None
+    assert "CatalogException" in row.error and "training_set_churn does not exist" in row.error
+    assert events(history_copy, report.months[0].run_id, DagsterEventType.STEP_UP_FOR_RETRY) == []
+    assert time.monotonic() - started < 60
+
+
+def month_frame(version: int, rows: int) -> pd.DataFrame:
+    ids = np.arange(rows)
+    return pd.DataFrame({"model": "churn", "month": pd.Timestamp("2025-06-01").date(), "customer_id": ids,
+                         "score": np.full(rows, version / 10), "rank": ids + 1, "model_version": version})
+
+
+def test_readers_never_see_a_half_written_or_mixed_month(tmp_path):
+    warehouse = DuckDBWarehouse(database=str(tmp_path / "w.duckdb"))
+    key = {"model": "churn", "month": pd.Timestamp("2025-06-01").date()}
+    warehouse.replace_rows("published_predictions", key, month_frame(1, 50_000))
+    seen, stop = [], threading.Event()
+
+    def reader():
+        while not stop.is_set():
+            frame = warehouse.query("SELECT model_version, count(*) AS n FROM churn.published_predictions GROUP BY 1")
+            seen.append(tuple(map(tuple, frame.to_numpy())))
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        for version in range(2, 12):
+            warehouse.replace_rows("published_predictions", key, month_frame(version, 50_000))
+    finally:  # never leave the reader spinning if a write fails
+        stop.set()
+        thread.join()
+    assert len(seen) > 5
+    # Every read saw exactly one complete version of the month.
+    assert all(len(s) == 1 and s[0][1] == 50_000 for s in seen), [s for s in seen if len(s) != 1 or s[0][1] != 50_000][:3]
+
+
+def test_a_publish_killed_with_sigkill_leaves_the_month_whole(tmp_path):
+    database = tmp_path / "w.duckdb"
+    warehouse = DuckDBWarehouse(database=str(database))
+    key = {"model": "churn", "month": pd.Timestamp("2025-06-01").date()}
+    warehouse.replace_rows("published_predictions", key, month_frame(1, 200_000))
+    script = textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(os.getcwd())!r})
+        from churn_assets.warehouse import DuckDBWarehouse
+        from churn_assets_tests.integration.test_faults import month_frame
+        import pandas as pd
+        w = DuckDBWarehouse(database={str(database)!r})
+        key = {{"model": "churn", "month": pd.Timestamp("2025-06-01").date()}}
+        print("ready", flush=True)
+        version = 2
+        while True:
+            w.replace_rows("published_predictions", key, month_frame(version, 200_000))
+            version += 1
+    """)
+    writer = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert writer.stdout.readline().strip() == "ready"
+    time.sleep(3)  # several publishes in, one under way
+    writer.send_signal(signal.SIGKILL)
+    writer.wait(timeout=30)
+
+    after = warehouse.query("SELECT model_version, count(*) AS n, count(DISTINCT customer_id) AS d FROM churn.published_predictions GROUP BY 1")
+    assert len(after) == 1 and after["n"].iloc[0] == after["d"].iloc[0] == 200_000
+    # A re-run replaces it cleanly: complete, no duplicates.
+    warehouse.replace_rows("published_predictions", key, month_frame(99, 200_000))
+    final = warehouse.query("SELECT model_version, count(*) AS n, count(DISTINCT customer_id) AS d FROM churn.published_predictions GROUP BY 1")
+    assert final.to_dict("records") == [{"model_version": 99, "n": 200_000, "d": 200_000}]

@@ -1,0 +1,69 @@
+-- Least-privilege Snowflake setup for churn_assets (docs/deployment.md, "Snowflake").
+-- Run once per account by an administrator. Replace CHURN_DB with the database that holds the
+-- source view (the catalogue's `analytics.customer_features_monthly` resolves inside
+-- CHURN_SNOWFLAKE_DATABASE), and paste each service user's public key.
+--
+--   role              used by                                  may
+--   CHURN_DEV_RW      dev code server, pipeline Train/Tests     read the source; own schema CHURN_DEV
+--   CHURN_PROD_RW     prod code server                          read the source; own schema CHURN_PROD
+--   CHURN_PROD_READ   pipeline Validation stage                 read CHURN_PROD only
+--
+-- No role can write another environment's schema: a dev run cannot touch prod even if
+-- misconfigured (the code refuses CHURN_ENV=dev on CHURN_PROD too).
+
+USE ROLE SYSADMIN;
+CREATE WAREHOUSE IF NOT EXISTS CHURN_XS
+    WAREHOUSE_SIZE = XSMALL AUTO_SUSPEND = 60 AUTO_RESUME = TRUE INITIALLY_SUSPENDED = TRUE;
+CREATE SCHEMA IF NOT EXISTS CHURN_DB.CHURN_DEV;
+CREATE SCHEMA IF NOT EXISTS CHURN_DB.CHURN_PROD;
+
+USE ROLE SECURITYADMIN;
+CREATE ROLE IF NOT EXISTS CHURN_DEV_RW;
+CREATE ROLE IF NOT EXISTS CHURN_PROD_RW;
+CREATE ROLE IF NOT EXISTS CHURN_PROD_READ;
+GRANT ROLE CHURN_DEV_RW TO ROLE SYSADMIN;
+GRANT ROLE CHURN_PROD_RW TO ROLE SYSADMIN;
+GRANT ROLE CHURN_PROD_READ TO ROLE SYSADMIN;
+
+-- Every role: the database and the compute warehouse.
+GRANT USAGE ON DATABASE CHURN_DB TO ROLE CHURN_DEV_RW;
+GRANT USAGE ON DATABASE CHURN_DB TO ROLE CHURN_PROD_RW;
+GRANT USAGE ON DATABASE CHURN_DB TO ROLE CHURN_PROD_READ;
+GRANT USAGE ON WAREHOUSE CHURN_XS TO ROLE CHURN_DEV_RW;
+GRANT USAGE ON WAREHOUSE CHURN_XS TO ROLE CHURN_PROD_RW;
+GRANT USAGE ON WAREHOUSE CHURN_XS TO ROLE CHURN_PROD_READ;
+
+-- The source (the data engineering team's view): read only.
+GRANT USAGE ON SCHEMA CHURN_DB.ANALYTICS TO ROLE CHURN_DEV_RW;
+GRANT USAGE ON SCHEMA CHURN_DB.ANALYTICS TO ROLE CHURN_PROD_RW;
+GRANT SELECT ON VIEW CHURN_DB.ANALYTICS.CUSTOMER_FEATURES_MONTHLY TO ROLE CHURN_DEV_RW;
+GRANT SELECT ON VIEW CHURN_DB.ANALYTICS.CUSTOMER_FEATURES_MONTHLY TO ROLE CHURN_PROD_RW;
+
+-- Each environment's own schema: its tables (registry, snapshots, predictions, published list),
+-- plus the temporary tables, stages and file formats write_pandas uses to upload frames.
+GRANT USAGE, CREATE TABLE, CREATE STAGE, CREATE FILE FORMAT ON SCHEMA CHURN_DB.CHURN_DEV TO ROLE CHURN_DEV_RW;
+GRANT USAGE, CREATE TABLE, CREATE STAGE, CREATE FILE FORMAT ON SCHEMA CHURN_DB.CHURN_PROD TO ROLE CHURN_PROD_RW;
+
+-- The Validation stage reads prod's predictions, nothing else, and writes nothing.
+GRANT USAGE ON SCHEMA CHURN_DB.CHURN_PROD TO ROLE CHURN_PROD_READ;
+GRANT SELECT ON ALL TABLES IN SCHEMA CHURN_DB.CHURN_PROD TO ROLE CHURN_PROD_READ;
+GRANT SELECT ON FUTURE TABLES IN SCHEMA CHURN_DB.CHURN_PROD TO ROLE CHURN_PROD_READ;
+
+-- Service users: key pair only (TYPE = SERVICE has no password). Generate each key with
+--   openssl genrsa 2048 | openssl pkcs8 -topk8 -v2 aes256 -inform PEM -out churn_dev.p8
+--   openssl rsa -in churn_dev.p8 -pubout -out churn_dev.pub
+USE ROLE USERADMIN;
+CREATE USER IF NOT EXISTS CHURN_DEV_SVC TYPE = SERVICE
+    DEFAULT_ROLE = CHURN_DEV_RW DEFAULT_WAREHOUSE = CHURN_XS DEFAULT_NAMESPACE = CHURN_DB.CHURN_DEV
+    RSA_PUBLIC_KEY = '<public key of churn_dev.p8>';
+CREATE USER IF NOT EXISTS CHURN_PROD_SVC TYPE = SERVICE
+    DEFAULT_ROLE = CHURN_PROD_RW DEFAULT_WAREHOUSE = CHURN_XS DEFAULT_NAMESPACE = CHURN_DB.CHURN_PROD
+    RSA_PUBLIC_KEY = '<public key of churn_prod.p8>';
+CREATE USER IF NOT EXISTS CHURN_PROD_READ_SVC TYPE = SERVICE
+    DEFAULT_ROLE = CHURN_PROD_READ DEFAULT_WAREHOUSE = CHURN_XS DEFAULT_NAMESPACE = CHURN_DB.CHURN_PROD
+    RSA_PUBLIC_KEY = '<public key of churn_prod_read.p8>';
+
+USE ROLE SECURITYADMIN;
+GRANT ROLE CHURN_DEV_RW TO USER CHURN_DEV_SVC;
+GRANT ROLE CHURN_PROD_RW TO USER CHURN_PROD_SVC;
+GRANT ROLE CHURN_PROD_READ TO USER CHURN_PROD_READ_SVC;
