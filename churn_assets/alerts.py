@@ -73,7 +73,11 @@ class AlertNotifier(ConfigurableResource):
     timeout_seconds: float = 10.0
 
     def channels(self) -> list[str]:
-        configured = (("teams", self.teams_webhook_url), ("slack", self.slack_webhook_url), ("webhook", self.webhook_url))
+        configured = (
+            ("teams", self.teams_webhook_url),
+            ("slack", self.slack_webhook_url),
+            ("webhook", self.webhook_url),
+        )
         return [name for name, url in configured if url]
 
     def run_url(self, run_id: str | None) -> str | None:
@@ -88,7 +92,9 @@ class AlertNotifier(ConfigurableResource):
 
             card = Card()
             card.add_attachment(text_message=note.text())
-            MSTeamsResource(hook_url=self.teams_webhook_url, timeout=self.timeout_seconds).get_client().post_message(card.payload)
+            MSTeamsResource(hook_url=self.teams_webhook_url, timeout=self.timeout_seconds).get_client().post_message(
+                card.payload
+            )
             sent.append("teams")
         if self.slack_webhook_url:
             from slack_sdk.webhook import WebhookClient
@@ -151,12 +157,18 @@ def build_alert_sensors(running: bool):
     """The gate-failure sensor (cursor on the event log) and the run-failure sensor."""
     status = DefaultSensorStatus.RUNNING if running else DefaultSensorStatus.STOPPED
 
-    @sensor(name="gate_failure_alerts", minimum_interval_seconds=60, default_status=status,
-            description="One notification per failed asset check (ERROR and WARN): model, month, check, value vs threshold, run link.")
+    @sensor(
+        name="gate_failure_alerts",
+        minimum_interval_seconds=60,
+        default_status=status,
+        description="One notification per failed asset check (ERROR and WARN): model, month, check, value vs threshold, run link.",
+    )
     def gate_failure_alerts(context: SensorEvaluationContext, alerts: AlertNotifier):
         after = int(context.cursor) if context.cursor else None
         records = context.instance.get_event_records(
-            EventRecordsFilter(event_type=DagsterEventType.ASSET_CHECK_EVALUATION, after_cursor=after), limit=BATCH, ascending=True
+            EventRecordsFilter(event_type=DagsterEventType.ASSET_CHECK_EVALUATION, after_cursor=after),
+            limit=BATCH,
+            ascending=True,
         )
         sent = 0
         for record in records:
@@ -172,8 +184,12 @@ def build_alert_sensors(running: bool):
             return SkipReason(f"no failed check among {len(records)} new evaluations")
         return None
 
-    @run_failure_sensor(name="run_failure_alerts", default_status=status, monitor_all_code_locations=False,
-                        description="One notification per failed run, with the failing step's message and a run link.")
+    @run_failure_sensor(
+        name="run_failure_alerts",
+        default_status=status,
+        monitor_all_code_locations=False,
+        description="One notification per failed run, with the failing step's message and a run link.",
+    )
     def run_failure_alerts(context: RunFailureSensorContext, alerts: AlertNotifier):
         run = context.dagster_run
         error = context.failure_event.message or "run failed"

@@ -320,7 +320,10 @@ def _parse_model(path: Path, name: str, body: Any, sources: dict[str, SourceSpec
         r.fail("categorical_features", f"not listed in features: {stray}")
     label = r.identifier("label")
     if label not in sources[source_name].label_columns:
-        r.fail("label", f"{label!r} is not one of source '{source_name}' label_columns {list(sources[source_name].label_columns)}")
+        r.fail(
+            "label",
+            f"{label!r} is not one of source '{source_name}' label_columns {list(sources[source_name].label_columns)}",
+        )
     if label in features:
         r.fail("label", f"{label!r} is also a feature (that would leak the outcome)")
 
@@ -376,7 +379,9 @@ def _parse_model(path: Path, name: str, body: Any, sources: dict[str, SourceSpec
     )
 
 
-def check_against_source(catalog: Catalog, source_name: str, columns: set[str], label_columns: set[str] | None = None) -> None:
+def check_against_source(
+    catalog: Catalog, source_name: str, columns: set[str], label_columns: set[str] | None = None
+) -> None:
     """Every feature, exclusion column and label a model names must exist in its source.
 
     `columns` are the columns known for the source (live relation and last snapshot);
@@ -389,9 +394,15 @@ def check_against_source(catalog: Catalog, source_name: str, columns: set[str], 
         where = f"{catalog.path}: model '{model.name}'"
         missing = [f for f in model.features if f.lower() not in known]
         if missing:
-            raise CatalogError(f"{where}, key 'features': {missing} not in source '{source_name}' ({source.relation or source.files})")
+            raise CatalogError(
+                f"{where}, key 'features': {missing} not in source '{source_name}' ({source.relation or source.files})"
+            )
         missing = [e.column for e in model.exclusions if e.column.lower() not in known]
         if missing:
-            raise CatalogError(f"{where}, key 'exclusions': {missing} not in source '{source_name}' ({source.relation or source.files})")
+            raise CatalogError(
+                f"{where}, key 'exclusions': {missing} not in source '{source_name}' ({source.relation or source.files})"
+            )
         if label_columns is not None and model.label.lower() not in {c.lower() for c in label_columns}:
-            raise CatalogError(f"{where}, key 'label': {model.label!r} not in source '{source_name}' ({source.relation or source.files})")
+            raise CatalogError(
+                f"{where}, key 'label': {model.label!r} not in source '{source_name}' ({source.relation or source.files})"
+            )

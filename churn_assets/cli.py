@@ -41,11 +41,19 @@ def main(argv: list[str] | None = None) -> int:
     incident.add_argument("--month", help="month the incident hits, YYYY-MM (default: the source's latest month)")
     incident.add_argument("--column", default="tenure_months", help="column for missing-column / renamed-column")
 
-    validate = commands.add_parser("validate", help="the Validation stage: business-rule gates on two months of predictions")
+    validate = commands.add_parser(
+        "validate", help="the Validation stage: business-rule gates on two months of predictions"
+    )
     validate.add_argument("--model", default="churn", help="catalogue model whose thresholds apply (default churn)")
-    validate.add_argument("--val-model-version", type=int, help="the model version the current predictions must come from")
-    validate.add_argument("--prev-month-preds", help="previous month: .parquet/.csv file or warehouse:<model>/<YYYY-MM>")
-    validate.add_argument("--curr-month-preds", required=True, help="current month: .parquet/.csv file or warehouse:<model>/<YYYY-MM>")
+    validate.add_argument(
+        "--val-model-version", type=int, help="the model version the current predictions must come from"
+    )
+    validate.add_argument(
+        "--prev-month-preds", help="previous month: .parquet/.csv file or warehouse:<model>/<YYYY-MM>"
+    )
+    validate.add_argument(
+        "--curr-month-preds", required=True, help="current month: .parquet/.csv file or warehouse:<model>/<YYYY-MM>"
+    )
 
     export = commands.add_parser("export-predictions", help="write one month's stored predictions of a model to a file")
     export.add_argument("--model", default="churn", help="catalogue model (default churn)")
@@ -59,8 +67,15 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     try:
-        return {"seed": _seed, "run": _run, "sql": _sql, "incident": _incident, "validate": _validate,
-                "export-predictions": _export_predictions, "check": _check}[args.command](args)
+        return {
+            "seed": _seed,
+            "run": _run,
+            "sql": _sql,
+            "incident": _incident,
+            "validate": _validate,
+            "export-predictions": _export_predictions,
+            "check": _check,
+        }[args.command](args)
     except UsageError as exc:
         print(f"churn-assets: error: {exc}", file=sys.stderr)
         return 2
@@ -134,14 +149,22 @@ def _incident(args) -> int:
         raise UsageError(f"unknown incident {args.name!r}; known: {', '.join(INCIDENTS)}, or reset / list")
     month = _month_arg(args.month, "--month")
     if month is None:
-        month = pd_month(environment.warehouse.query("SELECT max(snapshot_month) AS m FROM analytics.customer_features_monthly")["m"].iloc[0])
+        month = pd_month(
+            environment.warehouse.query("SELECT max(snapshot_month) AS m FROM analytics.customer_features_monthly")[
+                "m"
+            ].iloc[0]
+        )
     import duckdb
 
     try:
         print("Incident applied: " + apply_incident(database, args.name, month, column=args.column))
     except (ValueError, duckdb.Error) as exc:
         raise UsageError(str(exc).strip().splitlines()[0]) from None
-    print("Run the month to see which gate stops it: churn-assets run --from {0:%Y-%m} --to {0:%Y-%m}; undo with: churn-assets incident reset".format(month))
+    print(
+        "Run the month to see which gate stops it: churn-assets run --from {0:%Y-%m} --to {0:%Y-%m}; undo with: churn-assets incident reset".format(
+            month
+        )
+    )
     return 0
 
 
@@ -170,7 +193,9 @@ def pd_month(value) -> dt.date:
 
 def _source_exists(environment) -> bool:
     try:
-        return bool(environment.warehouse.query("SELECT count(*) AS n FROM analytics.customer_features_monthly")["n"].iloc[0])
+        return bool(
+            environment.warehouse.query("SELECT count(*) AS n FROM analytics.customer_features_monthly")["n"].iloc[0]
+        )
     except Exception:  # noqa: BLE001 - no database or no view yet both mean "not seeded"
         return False
 
@@ -250,7 +275,9 @@ def _export_predictions(args) -> int:
         raise UsageError(f"--out: {out} must end in .parquet or .csv")
     predictions = load_month_predictions(environment.warehouse, args.model, month)
     if not len(predictions.ids):
-        raise UsageError(f"no predictions stored for model {args.model!r} and month {month} in CHURN_ENV={environment.name}")
+        raise UsageError(
+            f"no predictions stored for model {args.model!r} and month {month} in CHURN_ENV={environment.name}"
+        )
     frame = pd.DataFrame(
         {
             "customer_id": predictions.ids,

@@ -78,7 +78,9 @@ def build_definitions(catalog: Catalog | None = None, environment: Environment |
         description="On the 2nd of each month at 06:00 UTC, runs every model for the month that just ended.",
         day_of_month=2,
         hour_of_day=6,
-        default_status=DefaultScheduleStatus.RUNNING if environment.schedules_running else DefaultScheduleStatus.STOPPED,
+        default_status=DefaultScheduleStatus.RUNNING
+        if environment.schedules_running
+        else DefaultScheduleStatus.STOPPED,
     )
     return Definitions(
         assets=with_source_code_references(assets),

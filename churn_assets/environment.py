@@ -88,7 +88,9 @@ def snowflake_environment(name: str) -> Environment:
     Checks every setting before anything connects, and reports all that is wrong at once
     (one line, naming the variables to set), never a connector's stack trace.
     """
-    env = {key: value.strip() for key, value in os.environ.items() if key.startswith("CHURN_SNOWFLAKE_") and value.strip()}
+    env = {
+        key: value.strip() for key, value in os.environ.items() if key.startswith("CHURN_SNOWFLAKE_") and value.strip()
+    }
     problems = []
     missing = [variable for variable in SNOWFLAKE_REQUIRED if variable not in env]
     auth = [variable for variable in SNOWFLAKE_AUTH if variable in env]
@@ -111,7 +113,9 @@ def snowflake_environment(name: str) -> Environment:
         if value and not _SNOWFLAKE_IDENTIFIER.match(value):
             problems.append(f"{variable}={value!r} is not a plain Snowflake identifier (letters, digits, _ and $)")
     if name == "dev" and schema == snowflake_schema_default("prod"):
-        problems.append(f"CHURN_ENV=dev never writes to the prod schema {schema}: unset CHURN_SNOWFLAKE_SCHEMA or pick a dev schema")
+        problems.append(
+            f"CHURN_ENV=dev never writes to the prod schema {schema}: unset CHURN_SNOWFLAKE_SCHEMA or pick a dev schema"
+        )
     if problems:
         raise EnvironmentError_(
             f"CHURN_ENV={name} (Snowflake) cannot load: " + "; ".join(problems) + " (see docs/deployment.md)"

@@ -16,7 +16,6 @@ import numpy as np
 import pandas as pd
 
 
-
 def threads() -> int:
     """XGBoost threads: $CHURN_TRAIN_THREADS, else every core. OpenMP spins at its barriers, so
     on a machine shared with other busy processes fewer threads than cores can be much faster."""
@@ -36,9 +35,7 @@ class TrainedModel:
 
 def feature_schema(frame: pd.DataFrame, features: tuple[str, ...], categorical: tuple[str, ...]) -> dict[str, Any]:
     """The encoding learned from training data: feature order and the categories of each categorical."""
-    categories = {
-        column: sorted(frame[column].dropna().astype(str).unique().tolist()) for column in categorical
-    }
+    categories = {column: sorted(frame[column].dropna().astype(str).unique().tolist()) for column in categorical}
     return {"features": list(features), "categorical": categories}
 
 
@@ -48,7 +45,9 @@ def feature_matrix(frame: pd.DataFrame, schema: dict[str, Any]) -> pd.DataFrame:
     for column in schema["features"]:
         values = frame[column]
         if column in schema["categorical"]:
-            columns[column] = pd.Categorical(values.astype("string").astype(object), categories=schema["categorical"][column])
+            columns[column] = pd.Categorical(
+                values.astype("string").astype(object), categories=schema["categorical"][column]
+            )
         else:
             columns[column] = _as_float32(values)
     return pd.DataFrame(columns, index=frame.index)

@@ -147,7 +147,9 @@ def run_months(
     echo(f"{ok}/{len(outcomes)} monthly runs succeeded.")
     echo(f"Published lists: table {environment.warehouse.table('published_predictions')} in {_where(environment)}")
     if environment.name == "local":
-        echo("  e.g. churn-assets sql \"SELECT model, month, count(*) FROM churn.published_predictions GROUP BY ALL ORDER BY 1, 2\"")
+        echo(
+            '  e.g. churn-assets sql "SELECT model, month, count(*) FROM churn.published_predictions GROUP BY ALL ORDER BY 1, 2"'
+        )
     for spec in specs:
         reports = sorted((reports_dir() / spec.name).glob("*.html")) if (reports_dir() / spec.name).is_dir() else []
         if reports:
@@ -195,12 +197,20 @@ def summarise(result, month: dt.date, specs: list[ModelSpec], sources: dict, sel
         overlap = checks.get((model_key(spec.name, "predictions"), "top_k_overlap"))
         row.overlap = overlap.metadata["value"].value if overlap is not None and "value" in overlap.metadata else None
         row.failed_checks = [
-            f"{'/'.join(key.path)}:{name}" for (key, name), e in checks.items() if not e.passed and key in _keys_of(spec)
+            f"{'/'.join(key.path)}:{name}"
+            for (key, name), e in checks.items()
+            if not e.passed and key in _keys_of(spec)
         ]
-        errors = [msg for step, msg in failures.items() if step.startswith(spec.name + "__") or step.startswith(spec.source.name + "__")]
+        errors = [
+            msg
+            for step, msg in failures.items()
+            if step.startswith(spec.name + "__") or step.startswith(spec.source.name + "__")
+        ]
         row.error = errors[0] if errors else None
         if row.published is not None:
-            row.status = "published" if not row.failed_checks else "published (warning: " + ", ".join(row.failed_checks) + ")"
+            row.status = (
+                "published" if not row.failed_checks else "published (warning: " + ", ".join(row.failed_checks) + ")"
+            )
         else:
             row.status = "NOT published: " + (", ".join(row.failed_checks) or row.error or "upstream failed")
         outcome.models.append(row)
@@ -215,7 +225,9 @@ _COLUMNS = "{:<10}  {:<7}  {:<10}  {:>9}  {:>8}  {:>7}  {:>6}  {:>9}  {:>7}  {:>
 
 
 def _header() -> str:
-    return _COLUMNS.format("month", "run", "model", "snapshot", "contract", "version", "AUC", "scored", "overlap", "published", "status")
+    return _COLUMNS.format(
+        "month", "run", "model", "snapshot", "contract", "version", "AUC", "scored", "overlap", "published", "status"
+    )
 
 
 def format_month(outcome: MonthOutcome, index: int, total: int) -> list[str]:

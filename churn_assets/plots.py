@@ -58,7 +58,9 @@ def feature_importance(importance: dict[str, float], top: int = 15, title: str =
     return _png_markdown(plt, fig, title)
 
 
-def overlap_over_time(months: Sequence[str], values: Sequence[float], minimum: float, title: str = "Top-K overlap with the previous list") -> str:
+def overlap_over_time(
+    months: Sequence[str], values: Sequence[float], minimum: float, title: str = "Top-K overlap with the previous list"
+) -> str:
     plt, fig, ax = _figure(6, 3)
     ax.plot(list(months), list(values), marker="o", color="#4f6bed")
     ax.axhline(minimum, linestyle="--", color="#d9534f", label=f"gate ({minimum})")

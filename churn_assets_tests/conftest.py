@@ -39,7 +39,6 @@ def run_pipeline(home: Path, first=None, last=None, models=("churn",), force_sna
 
     The shared small business (3,000 customers) is enough for `churn`; the rarer labels of the
     other models need more customers (see test_models.py)."""
-    from dagster import DagsterInstance
 
     from churn_assets.catalog import load_catalog
     from churn_assets.environment import load_environment
@@ -68,7 +67,12 @@ def dagster_instance(home: Path):
 
     folder = home / "dagster"
     folder.mkdir(exist_ok=True)
-    config = (REPO_ROOT / "dagster.yaml").read_text().replace("env: DAGSTER_HOME", f"'{folder}'").replace("base_dir:\n      '", "base_dir: '")
+    config = (
+        (REPO_ROOT / "dagster.yaml")
+        .read_text()
+        .replace("env: DAGSTER_HOME", f"'{folder}'")
+        .replace("base_dir:\n      '", "base_dir: '")
+    )
     (folder / "dagster.yaml").write_text(config)
     return DagsterInstance.local_temp(str(folder))
 

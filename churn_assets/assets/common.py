@@ -1,6 +1,5 @@
 """Names and helpers shared by the asset factories."""
 
-
 import datetime as dt
 
 import pandas as pd

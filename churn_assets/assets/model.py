@@ -1,6 +1,5 @@
 """A model trained at month M, evaluated on a time-based holdout and recorded in the registry."""
 
-
 import hashlib
 import json
 
@@ -88,7 +87,11 @@ def build_model_asset(spec: ModelSpec, partitions_def: PartitionsDefinition) -> 
         ],
         description=f"XGBoost classifier for `{spec.label}`, trained on the month's training set, evaluated on "
         "the latest labelled month and registered as a version in the warehouse registry.",
-        metadata={"params": MetadataValue.json(spec.params), "seed": spec.seed, "features": MetadataValue.json(list(spec.features))},
+        metadata={
+            "params": MetadataValue.json(spec.params),
+            "seed": spec.seed,
+            "features": MetadataValue.json(list(spec.features)),
+        },
     )
     @fail_fast_unless_transient
     def model(context: AssetExecutionContext, warehouse: Warehouse):
@@ -118,17 +121,27 @@ def build_model_asset(spec: ModelSpec, partitions_def: PartitionsDefinition) -> 
         else:
             schema = modeling.feature_schema(frame[~holdout], spec.features, spec.categorical_features)
             x = modeling.feature_matrix(frame, schema)
-            context.log.info(f"Training {spec.name} on {(~holdout).sum():,} rows; holdout {holdout.sum():,} rows ({split})")
+            context.log.info(
+                f"Training {spec.name} on {(~holdout).sum():,} rows; holdout {holdout.sum():,} rows ({split})"
+            )
             trained = modeling.train(x[~holdout], y[~holdout], spec.params, spec.seed)
             metrics = modeling.evaluate(y[holdout], modeling.predict(trained.artifact, x[holdout]))
-            metrics.update({"split": split, "training_rows": int((~holdout).sum()), "feature_importance": trained.feature_importance})
+            metrics.update(
+                {
+                    "split": split,
+                    "training_rows": int((~holdout).sum()),
+                    "feature_importance": trained.feature_importance,
+                }
+            )
             registry.register(
                 warehouse,
                 spec.name,
                 {
                     "trained_for_month": month,
                     "fingerprint": fingerprint,
-                    "training_months": json.dumps(sorted({str(pd.Timestamp(m).date()) for m in frame["snapshot_month"]})),
+                    "training_months": json.dumps(
+                        sorted({str(pd.Timestamp(m).date()) for m in frame["snapshot_month"]})
+                    ),
                     "params": json.dumps(spec.params, sort_keys=True),
                     "seed": spec.seed,
                     "code_version": __version__,
@@ -148,7 +161,9 @@ def build_model_asset(spec: ModelSpec, partitions_def: PartitionsDefinition) -> 
             missing = [f for f in incumbent.feature_schema["features"] if f not in frame.columns]
             if not missing:
                 held_out = frame[holdout]
-                incumbent_scores = modeling.predict(incumbent.artifact, modeling.feature_matrix(held_out, incumbent.feature_schema))
+                incumbent_scores = modeling.predict(
+                    incumbent.artifact, modeling.feature_matrix(held_out, incumbent.feature_schema)
+                )
                 incumbent_auc = modeling.evaluate(y[holdout], incumbent_scores)["auc"]
 
         gates = spec.gates
@@ -168,36 +183,40 @@ def build_model_asset(spec: ModelSpec, partitions_def: PartitionsDefinition) -> 
         stays = f"champion stays {'v' + str(incumbent.version) if incumbent else 'none'}"
         checks = [
             AssetCheckResult(
-                    check_name=QUALITY_CHECK,
-                    passed=quality_ok,
-                    severity=AssetCheckSeverity.WARN,
-                    description=f"holdout AUC {metrics['auc']:.3f} (floor {gates.min_auc}), "
-                    f"PR AUC {metrics['pr_auc']:.3f} (floor {gates.min_pr_auc})" + ("" if quality_ok else f"; not promoted, {stays}"),
-                    metadata={
-                        "value": metrics["auc"],
-                        "threshold": gates.min_auc,
-                        "pr_auc": metrics["pr_auc"],
-                        "pr_auc_threshold": gates.min_pr_auc,
-                        "version": version.version,
-                    },
+                check_name=QUALITY_CHECK,
+                passed=quality_ok,
+                severity=AssetCheckSeverity.WARN,
+                description=f"holdout AUC {metrics['auc']:.3f} (floor {gates.min_auc}), "
+                f"PR AUC {metrics['pr_auc']:.3f} (floor {gates.min_pr_auc})"
+                + ("" if quality_ok else f"; not promoted, {stays}"),
+                metadata={
+                    "value": metrics["auc"],
+                    "threshold": gates.min_auc,
+                    "pr_auc": metrics["pr_auc"],
+                    "pr_auc_threshold": gates.min_pr_auc,
+                    "version": version.version,
+                },
+            ),
+            AssetCheckResult(
+                check_name=CHAMPION_CHECK,
+                passed=not_worse,
+                severity=AssetCheckSeverity.WARN,
+                description=(
+                    "no other champion to compare with"
+                    if incumbent_auc is None
+                    else f"AUC {metrics['auc']:.3f} vs champion v{incumbent.version} {incumbent_auc:.3f} on the same holdout "
+                    f"(tolerated drop {gates.max_auc_drop_vs_champion})"
+                    + ("" if not_worse else f"; not promoted, {stays}")
                 ),
-                AssetCheckResult(
-                    check_name=CHAMPION_CHECK,
-                    passed=not_worse,
-                    severity=AssetCheckSeverity.WARN,
-                    description=(
-                        "no other champion to compare with"
-                        if incumbent_auc is None
-                        else f"AUC {metrics['auc']:.3f} vs champion v{incumbent.version} {incumbent_auc:.3f} on the same holdout "
-                        f"(tolerated drop {gates.max_auc_drop_vs_champion})" + ("" if not_worse else f"; not promoted, {stays}")
-                    ),
-                    metadata={
-                        "value": metrics["auc"],
-                        "champion_auc": incumbent_auc,
-                        "champion_version": incumbent.version if incumbent else None,
-                        "threshold": (incumbent_auc - gates.max_auc_drop_vs_champion) if incumbent_auc is not None else None,
-                    },
-                ),
+                metadata={
+                    "value": metrics["auc"],
+                    "champion_auc": incumbent_auc,
+                    "champion_version": incumbent.version if incumbent else None,
+                    "threshold": (incumbent_auc - gates.max_auc_drop_vs_champion)
+                    if incumbent_auc is not None
+                    else None,
+                },
+            ),
         ]
         record_gates(warehouse, key, month, checks)
         return MaterializeResult(

@@ -16,7 +16,15 @@ from dagster import (
 )
 
 from churn_assets import modeling, plots
-from churn_assets.assets.common import PREDICTIONS, column_schema, PUBLISHED, model_key, partition_month, snapshot_key, snapshot_table
+from churn_assets.assets.common import (
+    PREDICTIONS,
+    column_schema,
+    PUBLISHED,
+    model_key,
+    partition_month,
+    snapshot_key,
+    snapshot_table,
+)
 from churn_assets.catalog import ModelSpec
 from churn_assets.checks.results import check_result, record_gates
 from churn_assets.rules import gates as rules
@@ -39,7 +47,9 @@ def gate_descriptions(spec: ModelSpec) -> dict[str, str]:
     }
 
 
-def load_month_predictions(warehouse: Warehouse, model: str, month: dt.date, with_published: bool = False) -> rules.MonthPredictions:
+def load_month_predictions(
+    warehouse: Warehouse, model: str, month: dt.date, with_published: bool = False
+) -> rules.MonthPredictions:
     """A month's stored predictions (and its published list, if asked) as plain arrays."""
     frame = warehouse.query(
         f"SELECT customer_id, score, rank, model_version FROM {warehouse.table(PREDICTIONS)} WHERE model = ? AND month = ?",
@@ -88,7 +98,9 @@ def build_predictions_asset(spec: ModelSpec, partitions_def: PartitionsDefinitio
             for name, description in descriptions.items()
         ],
         description=f"Scores of every eligible customer of the month by the `{spec.name}` champion, with ranks. "
-        "Excluded: " + (", ".join(f"{e.reason or e.column} ({e.column} = {e.equals})" for e in spec.exclusions) or "nobody") + ".",
+        "Excluded: "
+        + (", ".join(f"{e.reason or e.column} ({e.column} = {e.equals})" for e in spec.exclusions) or "nobody")
+        + ".",
     )
     @fail_fast_unless_transient
     def predictions(context: AssetExecutionContext, warehouse: Warehouse):
@@ -124,7 +136,11 @@ def build_predictions_asset(spec: ModelSpec, partitions_def: PartitionsDefinitio
         # The gates read back what was stored, so they judge exactly what would be published.
         current = load_month_predictions(warehouse, spec.name, month)
         previous_month = previous_published_month(warehouse, spec.name, month)
-        previous = load_month_predictions(warehouse, spec.name, previous_month, with_published=True) if previous_month else None
+        previous = (
+            load_month_predictions(warehouse, spec.name, previous_month, with_published=True)
+            if previous_month
+            else None
+        )
         results = rules.business_gates(
             spec.gates,
             spec.list_top_fraction,
@@ -134,7 +150,9 @@ def build_predictions_asset(spec: ModelSpec, partitions_def: PartitionsDefinitio
             excluded_ids=snapshot["customer_id"].to_numpy()[excluded],
         )
         for gate in results:
-            (context.log.info if gate.passed else context.log.error)(f"gate {gate.name}: {'passed' if gate.passed else 'FAILED'}: {gate.summary}")
+            (context.log.info if gate.passed else context.log.error)(
+                f"gate {gate.name}: {'passed' if gate.passed else 'FAILED'}: {gate.summary}"
+            )
         checks = [check_result(gate, key) for gate in results]
         record_gates(warehouse, key, month, checks)
         excluded_counts = {f"{r.column} = {r.equals}": int(excluded_mask(snapshot, [r]).sum()) for r in spec.exclusions}
@@ -150,7 +168,9 @@ def build_predictions_asset(spec: ModelSpec, partitions_def: PartitionsDefinitio
                 if len(scores)
                 else "no scores",
                 "score_quantiles": MetadataValue.json(
-                    {str(q): round(float(np.quantile(scores, q)), 4) for q in (0.1, 0.5, 0.9, 0.99)} if len(scores) else {}
+                    {str(q): round(float(np.quantile(scores, q)), 4) for q in (0.1, 0.5, 0.9, 0.99)}
+                    if len(scores)
+                    else {}
                 ),
                 "table": warehouse.table(PREDICTIONS),
             },

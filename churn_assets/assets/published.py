@@ -1,6 +1,5 @@
 """The published list: what the business (the CRM) reads, replaced one month at a time."""
 
-
 import pandas as pd
 from dagster import (
     AssetExecutionContext,

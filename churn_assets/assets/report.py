@@ -7,7 +7,14 @@ import re
 from pathlib import Path
 
 import pandas as pd
-from dagster import AssetExecutionContext, AssetsDefinition, MaterializeResult, MetadataValue, PartitionsDefinition, asset
+from dagster import (
+    AssetExecutionContext,
+    AssetsDefinition,
+    MaterializeResult,
+    MetadataValue,
+    PartitionsDefinition,
+    asset,
+)
 
 from churn_assets import plots
 from churn_assets.assets.common import PREDICTIONS, PUBLISHED, model_key, partition_month, snapshot_key
@@ -112,14 +119,19 @@ def report_markdown(warehouse: Warehouse, spec: ModelSpec, month: dt.date) -> st
     ]
     for _, g in gates.iterrows():
         outcome = "passed" if g["passed"] else f"**FAILED** ({g['severity']})"
-        lines.append(f"| {g['asset']} | {g['gate']} | {outcome} | {_short(g['value'])} | {_short(g['threshold'])} | {g['summary']} |")
+        lines.append(
+            f"| {g['asset']} | {g['gate']} | {outcome} | {_short(g['value'])} | {_short(g['threshold'])} | {g['summary']} |"
+        )
     lines += ["", "## Score distribution", "", plots.score_histogram(scores) if len(scores) else "no scores", ""]
     if len(history) >= 2:
         lines += [
             "## Overlap over time",
             "",
-            plots.overlap_over_time([str(pd.Timestamp(m).date())[:7] for m in history["month"]],
-                                    [float(json.loads(v)) for v in history["value"]], spec.gates.min_top_k_overlap),
+            plots.overlap_over_time(
+                [str(pd.Timestamp(m).date())[:7] for m in history["month"]],
+                [float(json.loads(v)) for v in history["value"]],
+                spec.gates.min_top_k_overlap,
+            ),
             "",
         ]
     lines += ["## Top 20 customers", "", "| rank | customer_id | score |", "|---|---|---|"]
@@ -148,10 +160,16 @@ def to_html(title: str, markdown: str) -> str:
             return
         rows = [r for r in table if not re.fullmatch(r"\|[-|\s]+\|", r)]
         cells = [[c.strip() for c in r.strip("|").split("|")] for r in rows]
-        body.append("<table>" + "".join(
-            "<tr>" + "".join(f"<{'th' if i == 0 else 'td'}>{_inline(c)}</{'th' if i == 0 else 'td'}>" for c in row) + "</tr>"
-            for i, row in enumerate(cells)
-        ) + "</table>")
+        body.append(
+            "<table>"
+            + "".join(
+                "<tr>"
+                + "".join(f"<{'th' if i == 0 else 'td'}>{_inline(c)}</{'th' if i == 0 else 'td'}>" for c in row)
+                + "</tr>"
+                for i, row in enumerate(cells)
+            )
+            + "</table>"
+        )
         table.clear()
 
     for line in markdown.splitlines():
@@ -166,9 +184,11 @@ def to_html(title: str, markdown: str) -> str:
         elif line.strip():
             body.append(f"<p>{_inline(line)}</p>")
     flush_table()
-    style = ("body{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;color:#222}"
-             "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}"
-             "th{background:#f3f3f3}img{max-width:100%}")
+    style = (
+        "body{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;color:#222}"
+        "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}"
+        "th{background:#f3f3f3}img{max-width:100%}"
+    )
     return f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>{style}</style></head><body>{''.join(body)}</body></html>"
 
 

@@ -1,6 +1,5 @@
 """The monthly snapshot of a source: an immutable copy of one month, guarded by its data contract."""
 
-
 import datetime as dt
 import json
 
@@ -59,7 +58,9 @@ def contract_for(catalog: Catalog, source: SourceSpec) -> ContractSpec:
     )
 
 
-def build_snapshot_asset(catalog: Catalog, source: SourceSpec, partitions_def: PartitionsDefinition, kind: str) -> AssetsDefinition:
+def build_snapshot_asset(
+    catalog: Catalog, source: SourceSpec, partitions_def: PartitionsDefinition, kind: str
+) -> AssetsDefinition:
     """The snapshot asset of one source, shared by every model that reads it."""
     key = snapshot_key(source.name)
     contract_spec = contract_for(catalog, source)
@@ -113,7 +114,10 @@ def build_snapshot_asset(catalog: Catalog, source: SourceSpec, partitions_def: P
         band = None
         if len(last):
             reference = int(last.iloc[0]["row_count"])
-            band = (int(reference * (1 - source.max_row_count_change)), int(reference * (1 + source.max_row_count_change)) + 1)
+            band = (
+                int(reference * (1 - source.max_row_count_change)),
+                int(reference * (1 + source.max_row_count_change)) + 1,
+            )
         contract = validate_snapshot(frame, contract_spec, band)
         check = AssetCheckResult(
             check_name=CONTRACT_CHECK,

@@ -1,6 +1,5 @@
 """A model's training set for a month: matured labels joined to the immutable snapshots."""
 
-
 import hashlib
 
 import pandas as pd
@@ -50,7 +49,11 @@ def build_training_set_asset(spec: ModelSpec, partitions_def: PartitionsDefiniti
         description=f"Labelled rows for training `{spec.name}` at month M: snapshot months "
         f"M-{spec.horizon_months + spec.training_window_months - 1} .. M-{spec.horizon_months} joined to "
         f"`{spec.label}` read from `{spec.source.relation or spec.source.files}` once its {spec.horizon_months}-month window closed.",
-        metadata={"label": spec.label, "horizon_months": spec.horizon_months, "training_window_months": spec.training_window_months},
+        metadata={
+            "label": spec.label,
+            "horizon_months": spec.horizon_months,
+            "training_window_months": spec.training_window_months,
+        },
     )
     @fail_fast_unless_transient
     def training_set(context: AssetExecutionContext, warehouse: Warehouse):
@@ -73,16 +76,24 @@ def build_training_set_asset(spec: ModelSpec, partitions_def: PartitionsDefiniti
             f"WHERE snapshot_month IN ({', '.join('?' for _ in available)})",
             available,
         )
-        rows = keys.merge(labels, on=["customer_id", "snapshot_month"], how="inner").rename(columns={spec.label: "label"})
+        rows = keys.merge(labels, on=["customer_id", "snapshot_month"], how="inner").rename(
+            columns={spec.label: "label"}
+        )
         rows["label"] = rows["label"].astype("int8")
         rows.insert(0, "training_month", month)
         if rows.empty or rows["label"].nunique() < 2:
-            raise Failure(f"The training set of '{spec.name}' at {month} holds {len(rows)} rows of a single class; cannot train.")
+            raise Failure(
+                f"The training set of '{spec.name}' at {month} holds {len(rows)} rows of a single class; cannot train."
+            )
 
         per_month = rows.groupby("snapshot_month")["label"].agg(["size", "mean"])
         # The data version: which immutable snapshots, and which labels were joined.
         digest = hashlib.sha256("|".join(f"{m}:{snapshots[m]}" for m in available).encode())
-        digest.update(pd.util.hash_pandas_object(rows.sort_values(["snapshot_month", "customer_id"]), index=False).values.tobytes())
+        digest.update(
+            pd.util.hash_pandas_object(
+                rows.sort_values(["snapshot_month", "customer_id"]), index=False
+            ).values.tobytes()
+        )
         content_hash = digest.hexdigest()
 
         warehouse.replace_rows(training_set_table(spec.name), {"training_month": month}, rows)

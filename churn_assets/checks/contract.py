@@ -47,13 +47,35 @@ def _validator():
 
         _context = gx.get_context(mode="ephemeral")
         _context.variables.progress_bars = {"globally": False, "metric_calculations": False}
-        _context.data_sources.add_pandas("snapshots").add_dataframe_asset("month").add_batch_definition_whole_dataframe("whole")
+        _context.data_sources.add_pandas("snapshots").add_dataframe_asset("month").add_batch_definition_whole_dataframe(
+            "whole"
+        )
     return _context.data_sources.get("snapshots").get_asset("month").get_batch_definition("whole")
 
 
 # pandas dtypes (and, for object columns, Python value types) that count as numbers or as text.
-NUMERIC_TYPES = ["int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float32", "float64",
-                 "Int8", "Int16", "Int32", "Int64", "Float32", "Float64", "bool", "boolean", "int", "float"]
+NUMERIC_TYPES = [
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "uint8",
+    "uint16",
+    "uint32",
+    "uint64",
+    "float32",
+    "float64",
+    "Int8",
+    "Int16",
+    "Int32",
+    "Int64",
+    "Float32",
+    "Float64",
+    "bool",
+    "boolean",
+    "int",
+    "float",
+]
 TEXT_TYPES = ["object", "string", "str", "category"]
 
 
@@ -105,11 +127,15 @@ def build_suite(columns: list[str], contract: ContractSpec, row_count_range: tup
     return suite
 
 
-def validate_snapshot(frame: pd.DataFrame, contract: ContractSpec, row_count_range: tuple[int, int] | None = None) -> ContractResult:
+def validate_snapshot(
+    frame: pd.DataFrame, contract: ContractSpec, row_count_range: tuple[int, int] | None = None
+) -> ContractResult:
     """Run the contract on one month's rows and explain every failed expectation."""
     batch_definition = _validator()  # creates the GX context the suite binds to
     suite = build_suite(list(frame.columns), contract, row_count_range)
-    outcome = batch_definition.get_batch(batch_parameters={"dataframe": _plain_dtypes(frame)}).validate(suite, result_format="SUMMARY")
+    outcome = batch_definition.get_batch(batch_parameters={"dataframe": _plain_dtypes(frame)}).validate(
+        suite, result_format="SUMMARY"
+    )
     result = ContractResult(passed=bool(outcome.success), row_count=len(frame), evaluated=len(outcome.results))
     for item in outcome.results:
         if item.success:
@@ -128,9 +154,14 @@ def validate_snapshot(frame: pd.DataFrame, contract: ContractSpec, row_count_ran
         else:
             examples = [_plain(v) for v in (details.get("partial_unexpected_list") or [])[:10]]
             count = details.get("unexpected_count")
-            observed = f"observed {details['observed_value']}" if details.get("observed_value") is not None else f"{count} rows"
-            what = f"{config.type.removeprefix('expect_column_values_to_').replace('_', ' ')} failed on {column}: {observed}" + (
-                f", e.g. {examples}" if examples else ""
+            observed = (
+                f"observed {details['observed_value']}"
+                if details.get("observed_value") is not None
+                else f"{count} rows"
+            )
+            what = (
+                f"{config.type.removeprefix('expect_column_values_to_').replace('_', ' ')} failed on {column}: {observed}"
+                + (f", e.g. {examples}" if examples else "")
             )
         result.failures.append({"expectation": config.type, "column": column, "what": what})
     return result
@@ -139,7 +170,9 @@ def validate_snapshot(frame: pd.DataFrame, contract: ContractSpec, row_count_ran
 def _plain_dtypes(frame: pd.DataFrame) -> pd.DataFrame:
     """Nullable integer columns (DuckDB's BIGINT with NULLs) as float64: GX's type check does not
     recognise pandas extension dtypes. Only those columns are copied."""
-    nullable = [c for c, t in frame.dtypes.items() if isinstance(t, pd.api.extensions.ExtensionDtype) and t.kind in "iuf"]
+    nullable = [
+        c for c, t in frame.dtypes.items() if isinstance(t, pd.api.extensions.ExtensionDtype) and t.kind in "iuf"
+    ]
     return frame.astype({c: "float64" for c in nullable}) if nullable else frame
 
 

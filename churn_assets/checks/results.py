@@ -21,7 +21,9 @@ def _metadata_value(value):
     return value
 
 
-def check_result(gate: GateResult, asset_key: AssetKey, severity: AssetCheckSeverity = AssetCheckSeverity.ERROR) -> AssetCheckResult:
+def check_result(
+    gate: GateResult, asset_key: AssetKey, severity: AssetCheckSeverity = AssetCheckSeverity.ERROR
+) -> AssetCheckResult:
     """A check result whose metadata shows the value, the threshold and what is at fault."""
     metadata = {"value": _metadata_value(gate.value), "threshold": _metadata_value(gate.threshold)}
     metadata.update({key: _metadata_value(v) for key, v in gate.details.items()})

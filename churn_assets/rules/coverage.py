@@ -19,7 +19,11 @@ class CoverageResult:
     @property
     def passed(self) -> bool:
         return not (
-            self.duplicated_ids or self.invalid_scores or self.missing_eligible or self.scored_not_eligible or self.excluded_listed
+            self.duplicated_ids
+            or self.invalid_scores
+            or self.missing_eligible
+            or self.scored_not_eligible
+            or self.excluded_listed
         )
 
 

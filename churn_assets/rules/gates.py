@@ -75,15 +75,19 @@ def business_gates(
 
 
 def _overlap(gates, top_fraction, current, previous, listed) -> GateResult:
-    bounds = f">= {gates.min_top_k_overlap}" + (f" and <= {gates.max_top_k_overlap}" if gates.max_top_k_overlap is not None else "")
+    bounds = f">= {gates.min_top_k_overlap}" + (
+        f" and <= {gates.max_top_k_overlap}" if gates.max_top_k_overlap is not None else ""
+    )
     threshold = {"min": gates.min_top_k_overlap, "max": gates.max_top_k_overlap}
     if previous is None:
         return GateResult(OVERLAP, True, None, threshold, "no previous list to compare with (first month)")
     result = top_k_overlap(listed, previous.listed(top_fraction), current.ids)
     correlation, common = rank_correlation((current.ids, current.scores), (previous.ids, previous.scores))
     value = result.overlap
-    passed = value is not None and value >= gates.min_top_k_overlap and (
-        gates.max_top_k_overlap is None or value <= gates.max_top_k_overlap
+    passed = (
+        value is not None
+        and value >= gates.min_top_k_overlap
+        and (gates.max_top_k_overlap is None or value <= gates.max_top_k_overlap)
     )
     details = {
         "previous_month": str(previous.month) if previous.month else None,
@@ -96,7 +100,9 @@ def _overlap(gates, top_fraction, current, previous, listed) -> GateResult:
         "customers_in_both_months": common,
     }
     if value is None:
-        summary = f"none of the {result.previous_listed} previously listed customers is still present: overlap undefined"
+        summary = (
+            f"none of the {result.previous_listed} previously listed customers is still present: overlap undefined"
+        )
     else:
         summary = f"{value:.3f} of last list's customers still present are listed again (required {bounds})"
     return GateResult(OVERLAP, passed, value, threshold, summary, details)

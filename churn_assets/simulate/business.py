@@ -77,8 +77,9 @@ def _month_start(d: dt.date) -> dt.date:
 # --- customer creation -----------------------------------------------------------------
 
 
-def _new_customers(rng: np.random.Generator, n: int, first_id: int, entry_k: np.ndarray,
-                   tenure: np.ndarray, joiner: bool) -> dict[str, np.ndarray]:
+def _new_customers(
+    rng: np.random.Generator, n: int, first_id: int, entry_k: np.ndarray, tenure: np.ndarray, joiner: bool
+) -> dict[str, np.ndarray]:
     """Static traits plus initial dynamic state for ``n`` customers entering at month ``entry_k``.
 
     ``tenure`` is the tenure (months) at entry; ``joiner`` selects the contract/promo mix of
@@ -92,11 +93,18 @@ def _new_customers(rng: np.random.Generator, n: int, first_id: int, entry_k: np.
     engagement = rng.standard_normal(n).astype(_F)
     fin_stress = (rng.standard_normal(n) + 0.4 * (age == 0) - 0.2 * (age >= 4)).astype(_F)
     # Baseline risk: partly explained by observable traits, mostly idiosyncratic.
-    mu = (0.45 * rng.standard_normal(n) + 0.25 * (age <= 1) - 0.2 * (age >= 4)
-          + 0.2 * (channel == 3) + 0.1 * (channel == 0) - 0.2 * segment
-          - 0.2 * engagement).astype(_F)
-    log_demand = np.minimum(2.0 + 0.9 * rng.standard_normal(n) + 0.4 * segment + 0.3 * (age <= 1)
-                            - 0.4 * (age == 5), 6.2).astype(_F)  # GB, capped near 500
+    mu = (
+        0.45 * rng.standard_normal(n)
+        + 0.25 * (age <= 1)
+        - 0.2 * (age >= 4)
+        + 0.2 * (channel == 3)
+        + 0.1 * (channel == 0)
+        - 0.2 * segment
+        - 0.2 * engagement
+    ).astype(_F)
+    log_demand = np.minimum(
+        2.0 + 0.9 * rng.standard_normal(n) + 0.4 * segment + 0.3 * (age <= 1) - 0.4 * (age == 5), 6.2
+    ).astype(_F)  # GB, capped near 500
     # People pick roughly the cheapest plan that covers their (misjudged) demand.
     perceived = np.exp(log_demand + 0.45 * rng.standard_normal(n))
     plan = np.minimum(np.searchsorted(PLAN_ALLOWANCE, perceived), 3).astype(np.int8)
@@ -129,19 +137,36 @@ def _new_customers(rng: np.random.Generator, n: int, first_id: int, entry_k: np.
     return {
         "id": np.arange(first_id, first_id + n, dtype=np.int64),
         "signup_k": (entry_k - tenure).astype(np.int32),
-        "age": age, "segment": segment, "channel": channel, "pay": pay, "region": region,
-        "paperless": paperless, "dnc": dnc,
-        "engagement": engagement, "fin_stress": fin_stress, "mu": mu, "call_base": call_base,
-        "log_demand": log_demand, "d": d,
-        "plan": plan, "next_plan": plan.copy(),
-        "contract": contract, "contract_end_k": contract_end_k,
+        "age": age,
+        "segment": segment,
+        "channel": channel,
+        "pay": pay,
+        "region": region,
+        "paperless": paperless,
+        "dnc": dnc,
+        "engagement": engagement,
+        "fin_stress": fin_stress,
+        "mu": mu,
+        "call_base": call_base,
+        "log_demand": log_demand,
+        "d": d,
+        "plan": plan,
+        "next_plan": plan.copy(),
+        "contract": contract,
+        "contract_end_k": contract_end_k,
         "lapsed_k": np.full(n, -999, dtype=np.int32),  # month the customer went off-contract
-        "discount": discount, "disc_left": disc_left,
+        "discount": discount,
+        "disc_left": disc_left,
         "disc_end_k": np.full(n, -999, dtype=np.int32),  # first full-price month after a promo
-        "products": products, "streaming": streaming, "protection": protection,
-        "tenure": tenure.astype(np.int32), "hist_n": np.zeros(n, dtype=np.int16),
-        "usage_hist": np.zeros((n, 3), dtype=_F), "tick_hist": np.zeros((n, 3), dtype=np.int16),
-        "late_hist": np.zeros((n, 6), dtype=np.int8), "total": total,
+        "products": products,
+        "streaming": streaming,
+        "protection": protection,
+        "tenure": tenure.astype(np.int32),
+        "hist_n": np.zeros(n, dtype=np.int16),
+        "usage_hist": np.zeros((n, 3), dtype=_F),
+        "tick_hist": np.zeros((n, 3), dtype=np.int16),
+        "late_hist": np.zeros((n, 6), dtype=np.int8),
+        "total": total,
     }
 
 
@@ -159,8 +184,7 @@ def _take(state: dict[str, np.ndarray], mask: np.ndarray) -> dict[str, np.ndarra
 # --- main entry point ------------------------------------------------------------------
 
 
-def simulate_business(customers: int, months: int, seed: int,
-                      end_month: dt.date) -> dict[str, pd.DataFrame]:
+def simulate_business(customers: int, months: int, seed: int, end_month: dt.date) -> dict[str, pd.DataFrame]:
     """Simulate ``months`` monthly snapshots ending at ``end_month`` (normalised to the 1st).
 
     ``customers`` is the number of customers active in the first snapshot month; customers
@@ -181,8 +205,7 @@ def simulate_business(customers: int, months: int, seed: int,
     # The book at the start of the warm-up.  During the warm-up every cancellation is
     # replaced by a joiner, so exactly `customers` are active in the first snapshot month.
     tenure0 = np.minimum(rng.geometric(1 / 30, customers) - 1, 120).astype(np.int32)
-    state = _new_customers(rng, customers, 1_000_001, np.full(customers, -BURN_IN, np.int32), tenure0,
-                           joiner=False)
+    state = _new_customers(rng, customers, 1_000_001, np.full(customers, -BURN_IN, np.int32), tenure0, joiner=False)
     next_id = 1_000_001 + customers
     replace = 0  # cancellations of the previous warm-up month
     static_parts: list[dict[str, np.ndarray]] = []
@@ -202,14 +225,22 @@ def simulate_business(customers: int, months: int, seed: int,
         n_old = len(state["id"])
         changed = state["next_plan"] != state["plan"]
         if k >= 0 and changed.any():
-            changes.append({"id": state["id"][changed], "k": np.full(int(changed.sum()), k, np.int32),
-                            "from": state["plan"][changed], "to": state["next_plan"][changed]})
+            changes.append(
+                {
+                    "id": state["id"][changed],
+                    "k": np.full(int(changed.sum()), k, np.int32),
+                    "from": state["plan"][changed],
+                    "to": state["next_plan"][changed],
+                }
+            )
         state["plan"] = state["next_plan"].copy()
-        state["d"] = (PHI * state["d"] + np.sqrt(1 - PHI**2) * SIGMA_D
-                      * rng.standard_normal(n_old, dtype=_F)).astype(_F)
+        state["d"] = (PHI * state["d"] + np.sqrt(1 - PHI**2) * SIGMA_D * rng.standard_normal(n_old, dtype=_F)).astype(
+            _F
+        )
         # Demand creeps up (new apps, more devices): customers slowly outgrow their plan.
-        state["log_demand"] = np.minimum(state["log_demand"] + _F(0.004)
-                                         + _F(0.05) * rng.standard_normal(n_old, dtype=_F), _F(6.2))
+        state["log_demand"] = np.minimum(
+            state["log_demand"] + _F(0.004) + _F(0.05) * rng.standard_normal(n_old, dtype=_F), _F(6.2)
+        )
 
         # 2. Joiners: replacements during the warm-up, then seasonal with a mild trend.
         if k <= 0:
@@ -218,8 +249,7 @@ def simulate_business(customers: int, months: int, seed: int,
             rate = JOIN_RATE * JOIN_SEASON[cm] * (1 + JOIN_TREND * k)
             nj = int(rng.poisson(rate * len(state["id"])))
         if nj:
-            joiners = _new_customers(rng, nj, next_id, np.full(nj, k, np.int32),
-                                     np.zeros(nj, np.int32), joiner=True)
+            joiners = _new_customers(rng, nj, next_id, np.full(nj, k, np.int32), np.zeros(nj, np.int32), joiner=True)
             next_id += nj
             state = _concat(state, joiners)
             if k > 0:
@@ -236,22 +266,28 @@ def simulate_business(customers: int, months: int, seed: int,
         z = s["mu"] + s["d"]
         plan = s["plan"]
         allowance = PLAN_ALLOWANCE[plan]
-        usage = (np.exp(s["log_demand"] - 0.18 * z + 0.18 * rng.standard_normal(n, dtype=_F))
-                 * USAGE_SEASON[cm]).astype(_F)
+        usage = (
+            np.exp(s["log_demand"] - 0.18 * z + 0.18 * rng.standard_normal(n, dtype=_F)) * USAGE_SEASON[cm]
+        ).astype(_F)
         overage = np.minimum(np.maximum(usage - allowance, 0) * OVERAGE_PER_GB, OVERAGE_CAP)
         tickets = rng.poisson(np.exp(-1.9 + 0.7 * z + 1.0 * out_c + 0.5 * (overage > 0))).astype(np.int16)
         pay_eff = np.array([-0.3, 0.0, 1.1, 0.8])[s["pay"]]
         late = rng.random(n, dtype=_F) < _sigmoid(-4.3 + pay_eff + 0.9 * s["fin_stress"] + 0.35 * z)
-        logins = rng.poisson(np.exp(2.6 + 0.4 * s["engagement"] - 0.35 * z
-                                    + 0.15 * rng.standard_normal(n, dtype=_F)))
+        logins = rng.poisson(np.exp(2.6 + 0.4 * s["engagement"] - 0.35 * z + 0.15 * rng.standard_normal(n, dtype=_F)))
         session = np.exp(1.9 + 0.25 * s["engagement"] - 0.12 * z + 0.2 * rng.standard_normal(n, dtype=_F))
         calls = s["call_base"] * np.exp(-0.1 * z + 0.25 * rng.standard_normal(n, dtype=_F))
-        satisfaction = np.round(10 * _sigmoid(1.0 - 0.8 * z - 0.25 * tickets
-                                              + 0.45 * rng.standard_normal(n, dtype=_F)), 1)
+        satisfaction = np.round(
+            10 * _sigmoid(1.0 - 0.8 * z - 0.25 * tickets + 0.45 * rng.standard_normal(n, dtype=_F)), 1
+        )
         surveyed = rng.random(n, dtype=_F) < 0.2
         nps = np.clip(np.round(7.2 - 1.6 * z + 1.6 * rng.standard_normal(n, dtype=_F)), 0, 10)
-        charges = (price_index * PLAN_PRICE[plan] * (1 - s["discount"]) + PRODUCT_PRICE * (s["products"] - 1)
-                   + STREAMING_PRICE * s["streaming"] + PROTECTION_PRICE * s["protection"] + overage)
+        charges = (
+            price_index * PLAN_PRICE[plan] * (1 - s["discount"])
+            + PRODUCT_PRICE * (s["products"] - 1)
+            + STREAMING_PRICE * s["streaming"]
+            + PROTECTION_PRICE * s["protection"]
+            + overage
+        )
         charges = np.round(charges, 2)
         s["total"] += charges
 
@@ -272,56 +308,109 @@ def simulate_business(customers: int, months: int, seed: int,
         to_end = s["contract_end_k"] - k
         uc = np.nan_to_num(usage_change, nan=0.0)
         price_shock = (k - s["disc_end_k"] >= 0) & (k - s["disc_end_k"] <= 2)
-        comp_contract = (np.array([1.4, -1.0, -2.0])[contract]
-                         + 3.0 * (term & (to_end == 0)) + 0.8 * (term & (to_end == 1))
-                         + 0.6 * (k - s["lapsed_k"] <= 3))
+        comp_contract = (
+            np.array([1.4, -1.0, -2.0])[contract]
+            + 3.0 * (term & (to_end == 0))
+            + 0.8 * (term & (to_end == 1))
+            + 0.6 * (k - s["lapsed_k"] <= 3)
+        )
         comp_service = 1.0 * z + 0.3 * np.minimum(tickets_3m, 6) + 1.5 * np.clip(-uc - 0.15, 0, 0.6)
         comp_price = 1.2 * price_shock + 0.5 * (overage > 15) + 0.4 * np.minimum(late_6m, 4)
-        logit = (CHURN_BASE + comp_contract + comp_service + comp_price
-                 + 1.5 * np.exp(-(s["tenure"] - 1) / 5.0) + CHURN_SEASON[cm]
-                 + 0.25 * (s["pay"] == 2) - 0.2 * (s["products"] - 1) - 0.2 * s["streaming"]
-                 + 0.3 * rng.standard_normal(n, dtype=_F))
+        logit = (
+            CHURN_BASE
+            + comp_contract
+            + comp_service
+            + comp_price
+            + 1.5 * np.exp(-(s["tenure"] - 1) / 5.0)
+            + CHURN_SEASON[cm]
+            + 0.25 * (s["pay"] == 2)
+            - 0.2 * (s["products"] - 1)
+            - 0.2 * s["streaming"]
+            + 0.3 * rng.standard_normal(n, dtype=_F)
+        )
         p_cancel = _sigmoid(logit)
         u_cancel = rng.random(n, dtype=_F)
         cancel = (s["tenure"] >= 1) & (u_cancel < p_cancel)
         replace = int(cancel.sum())
 
         if k >= 0:
-            rows.append({
-                "id": s["id"], "k": k, "plan": plan, "contract": contract.copy(),
-                "contract_end_k": np.where(term, s["contract_end_k"], k),
-                "charges": charges, "total": np.round(s["total"], 2), "usage": usage,
-                "usage_change": usage_change.astype(_F), "calls": calls.astype(_F), "tickets_3m": tickets_3m,
-                "late_6m": late_6m, "products": s["products"], "streaming": s["streaming"],
-                "protection": s["protection"], "discount": s["discount"].copy(),
-                "nps": nps.astype(np.int8), "surveyed": surveyed, "session": session.astype(_F),
-                "logins": logins.astype(np.int32), "satisfaction": satisfaction.astype(_F),
-            })
+            rows.append(
+                {
+                    "id": s["id"],
+                    "k": k,
+                    "plan": plan,
+                    "contract": contract.copy(),
+                    "contract_end_k": np.where(term, s["contract_end_k"], k),
+                    "charges": charges,
+                    "total": np.round(s["total"], 2),
+                    "usage": usage,
+                    "usage_change": usage_change.astype(_F),
+                    "calls": calls.astype(_F),
+                    "tickets_3m": tickets_3m,
+                    "late_6m": late_6m,
+                    "products": s["products"],
+                    "streaming": s["streaming"],
+                    "protection": s["protection"],
+                    "discount": s["discount"].copy(),
+                    "nps": nps.astype(np.int8),
+                    "surveyed": surveyed,
+                    "session": session.astype(_F),
+                    "logins": logins.astype(np.int32),
+                    "satisfaction": satisfaction.astype(_F),
+                }
+            )
             if cancel.any():
                 nc = int(cancel.sum())
                 # Reason = the strongest driver, with some noise (what the agent records).
-                drivers = np.stack([comp_price[cancel], comp_service[cancel], np.zeros(nc),
-                                    comp_contract[cancel] - 0.5, np.full(nc, -0.3), np.full(nc, -0.6)])
+                drivers = np.stack(
+                    [
+                        comp_price[cancel],
+                        comp_service[cancel],
+                        np.zeros(nc),
+                        comp_contract[cancel] - 0.5,
+                        np.full(nc, -0.3),
+                        np.full(nc, -0.6),
+                    ]
+                )
                 drivers += 0.7 * rng.gumbel(size=drivers.shape)
-                cancels.append({"id": s["id"][cancel], "k": np.full(nc, k, np.int32),
-                                "reason": drivers.argmax(axis=0).astype(np.int8)})
+                cancels.append(
+                    {
+                        "id": s["id"][cancel],
+                        "k": np.full(nc, k, np.int32),
+                        "reason": drivers.argmax(axis=0).astype(np.int8),
+                    }
+                )
 
         # 5. Next month's plan change, decided on this month's experience.
         ratio_up = usage / allowance
         lower_allow = PLAN_ALLOWANCE[np.maximum(plan - 1, 0)]
         ratio_down = usage / lower_allow  # would the usage fit into the tier below?
         expiring = (s["disc_left"] == 1) & (s["discount"] > 0)
-        up_logit = (UPGRADE_BASE + 4.5 * np.clip(ratio_up - 0.85, 0, 0.8) + 0.35 * s["engagement"]
-                    - 0.3 * z + 0.4 * (overage > 0) + UPGRADE_SEASON[cm] + 0.3 * (s["products"] > 1))
-        down_logit = (DOWNGRADE_BASE + 2.6 * expiring + 0.35 * np.minimum(late_6m, 3) + 0.35 * z
-                      + 3.2 * np.clip(0.75 - ratio_down, 0, 0.75) + 0.25 * s["fin_stress"]
-                      + 0.3 * (s["pay"] == 2))
+        up_logit = (
+            UPGRADE_BASE
+            + 4.5 * np.clip(ratio_up - 0.85, 0, 0.8)
+            + 0.35 * s["engagement"]
+            - 0.3 * z
+            + 0.4 * (overage > 0)
+            + UPGRADE_SEASON[cm]
+            + 0.3 * (s["products"] > 1)
+        )
+        down_logit = (
+            DOWNGRADE_BASE
+            + 2.6 * expiring
+            + 0.35 * np.minimum(late_6m, 3)
+            + 0.35 * z
+            + 3.2 * np.clip(0.75 - ratio_down, 0, 0.75)
+            + 0.25 * s["fin_stress"]
+            + 0.3 * (s["pay"] == 2)
+        )
         p_up = np.where(plan < n_plans - 1, _sigmoid(up_logit), 0.0)
         p_down = np.where(plan > 0, _sigmoid(down_logit), 0.0)
         u = rng.random(n, dtype=_F)
         step_up = np.where(rng.random(n, dtype=_F) < 0.8, 1, 2)
-        next_plan = np.where(u < p_up, np.minimum(plan + step_up, n_plans - 1),
-                             np.where(u < p_up + p_down, plan - 1, plan))
+        next_plan = np.where(
+            u < p_up, np.minimum(plan + step_up, n_plans - 1), np.where(u < p_up + p_down, plan - 1, plan)
+        )
         s["next_plan"] = next_plan.astype(np.int8)
 
         # 6. End-of-month bookkeeping: promos expire, contracts renew or lapse, add-ons change.
@@ -352,8 +441,7 @@ def simulate_business(customers: int, months: int, seed: int,
         if cancel.any():
             state = _take(s, ~cancel)
 
-    return _assemble(rows, changes, cancels, static_parts, m0, end_month, first_month,
-                     customers, seed)
+    return _assemble(rows, changes, cancels, static_parts, m0, end_month, first_month, customers, seed)
 
 
 # --- table assembly --------------------------------------------------------------------
@@ -367,8 +455,9 @@ def _cat(codes: np.ndarray, categories: list[str]) -> pd.Categorical:
     return pd.Categorical.from_codes(codes.astype(np.int8), categories=categories)
 
 
-def _assemble(rows, changes, cancels, static_parts, m0, end_month, first_month,
-              customers, seed) -> dict[str, pd.DataFrame]:
+def _assemble(
+    rows, changes, cancels, static_parts, m0, end_month, first_month, customers, seed
+) -> dict[str, pd.DataFrame]:
     def col(name, parts=rows):
         # pop: free each month's piece as soon as it is copied into the full column
         return np.concatenate([p.pop(name) for p in parts])
@@ -377,74 +466,104 @@ def _assemble(rows, changes, cancels, static_parts, m0, end_month, first_month,
     contract_end = ((m0 + col("contract_end_k") + 1).astype("datetime64[D]") - 1).astype("datetime64[s]")
     nps = col("nps").astype(np.int16)
     nps_mask = ~col("surveyed")
-    customer_months = pd.DataFrame({
-        "customer_id": col("id"),
-        "snapshot_month": _month_dates(m0, k),
-        "plan_code": _cat(col("plan"), PLAN_CODES),
-        "contract_type": _cat(col("contract"), CONTRACTS),
-        "contract_end_date": contract_end,
-        "monthly_charges": col("charges"),
-        "total_charges": col("total"),
-        "data_usage_gb": np.round(col("usage").astype(np.float64), 2),
-        "usage_change_3m": np.round(col("usage_change").astype(np.float64), 4),
-        "call_minutes": np.round(col("calls").astype(np.float64), 1),
-        "num_support_tickets_3m": col("tickets_3m").astype(np.int16),
-        "late_payments_6m": col("late_6m").astype(np.int16),
-        "num_products": col("products").astype(np.int16),
-        "has_streaming": col("streaming"),
-        "has_device_protection": col("protection"),
-        "discount_pct": np.round(col("discount").astype(np.float64) * 100, 1),
-        "nps_score": pd.arrays.IntegerArray(nps, nps_mask),  # NULL unless surveyed
-        "avg_session_minutes": np.round(col("session").astype(np.float64), 2),
-        "logins_last_month": col("logins").astype(np.int32),
-        "satisfaction_score": np.round(col("satisfaction").astype(np.float64), 1),
-    }, copy=False)  # no block consolidation: avoids a second copy of the largest table
+    customer_months = pd.DataFrame(
+        {
+            "customer_id": col("id"),
+            "snapshot_month": _month_dates(m0, k),
+            "plan_code": _cat(col("plan"), PLAN_CODES),
+            "contract_type": _cat(col("contract"), CONTRACTS),
+            "contract_end_date": contract_end,
+            "monthly_charges": col("charges"),
+            "total_charges": col("total"),
+            "data_usage_gb": np.round(col("usage").astype(np.float64), 2),
+            "usage_change_3m": np.round(col("usage_change").astype(np.float64), 4),
+            "call_minutes": np.round(col("calls").astype(np.float64), 1),
+            "num_support_tickets_3m": col("tickets_3m").astype(np.int16),
+            "late_payments_6m": col("late_6m").astype(np.int16),
+            "num_products": col("products").astype(np.int16),
+            "has_streaming": col("streaming"),
+            "has_device_protection": col("protection"),
+            "discount_pct": np.round(col("discount").astype(np.float64) * 100, 1),
+            "nps_score": pd.arrays.IntegerArray(nps, nps_mask),  # NULL unless surveyed
+            "avg_session_minutes": np.round(col("session").astype(np.float64), 2),
+            "logins_last_month": col("logins").astype(np.int32),
+            "satisfaction_score": np.round(col("satisfaction").astype(np.float64), 1),
+        },
+        copy=False,
+    )  # no block consolidation: avoids a second copy of the largest table
 
     st = {c: np.concatenate([p[c] for p in static_parts]) for c in _STATIC_COLUMNS}
-    customers_df = pd.DataFrame({
-        "customer_id": st["id"],
-        "signup_month": _month_dates(m0, st["signup_k"]),
-        "region": _cat(st["region"], REGIONS),
-        "segment": _cat(st["segment"], SEGMENTS),
-        "age_band": _cat(st["age"], AGE_BANDS),
-        "acquisition_channel": _cat(st["channel"], CHANNELS),
-        "payment_method": _cat(st["pay"], PAYMENT_METHODS),
-        "paperless_billing": st["paperless"],
-        "do_not_contact": st["dnc"],
-    })
+    customers_df = pd.DataFrame(
+        {
+            "customer_id": st["id"],
+            "signup_month": _month_dates(m0, st["signup_k"]),
+            "region": _cat(st["region"], REGIONS),
+            "segment": _cat(st["segment"], SEGMENTS),
+            "age_band": _cat(st["age"], AGE_BANDS),
+            "acquisition_channel": _cat(st["channel"], CHANNELS),
+            "payment_method": _cat(st["pay"], PAYMENT_METHODS),
+            "paperless_billing": st["paperless"],
+            "do_not_contact": st["dnc"],
+        }
+    )
 
     if changes:
-        plan_changes = pd.DataFrame({
-            "customer_id": col("id", changes),
-            "change_month": _month_dates(m0, col("k", changes)),
-            "from_plan_code": _cat(col("from", changes), PLAN_CODES),
-            "to_plan_code": _cat(col("to", changes), PLAN_CODES),
-        })
+        plan_changes = pd.DataFrame(
+            {
+                "customer_id": col("id", changes),
+                "change_month": _month_dates(m0, col("k", changes)),
+                "from_plan_code": _cat(col("from", changes), PLAN_CODES),
+                "to_plan_code": _cat(col("to", changes), PLAN_CODES),
+            }
+        )
     else:
-        plan_changes = pd.DataFrame({
-            "customer_id": np.array([], np.int64), "change_month": np.array([], "datetime64[s]"),
-            "from_plan_code": _cat(np.array([], np.int8), PLAN_CODES),
-            "to_plan_code": _cat(np.array([], np.int8), PLAN_CODES)})
+        plan_changes = pd.DataFrame(
+            {
+                "customer_id": np.array([], np.int64),
+                "change_month": np.array([], "datetime64[s]"),
+                "from_plan_code": _cat(np.array([], np.int8), PLAN_CODES),
+                "to_plan_code": _cat(np.array([], np.int8), PLAN_CODES),
+            }
+        )
     if cancels:
-        cancellations = pd.DataFrame({
-            "customer_id": col("id", cancels),
-            "cancel_month": _month_dates(m0, col("k", cancels)),
-            "reason": _cat(col("reason", cancels), CANCEL_REASONS),
-        })
+        cancellations = pd.DataFrame(
+            {
+                "customer_id": col("id", cancels),
+                "cancel_month": _month_dates(m0, col("k", cancels)),
+                "reason": _cat(col("reason", cancels), CANCEL_REASONS),
+            }
+        )
     else:
-        cancellations = pd.DataFrame({
-            "customer_id": np.array([], np.int64), "cancel_month": np.array([], "datetime64[s]"),
-            "reason": _cat(np.array([], np.int8), CANCEL_REASONS)})
+        cancellations = pd.DataFrame(
+            {
+                "customer_id": np.array([], np.int64),
+                "cancel_month": np.array([], "datetime64[s]"),
+                "reason": _cat(np.array([], np.int8), CANCEL_REASONS),
+            }
+        )
 
-    plans = pd.DataFrame({
-        "plan_code": PLAN_CODES, "plan_name": PLAN_NAMES,
-        "tier_rank": np.arange(1, len(PLAN_CODES) + 1, dtype=np.int16),
-        "list_price": PLAN_PRICE,
-        "data_allowance_gb": np.where(np.isinf(PLAN_ALLOWANCE), np.nan, PLAN_ALLOWANCE),
-    })
-    data_as_of = pd.DataFrame({
-        "as_of_month": [pd.Timestamp(end_month)], "first_month": [pd.Timestamp(first_month)],
-        "initial_customers": [customers], "seed": [seed],
-    })
-    return {"plans": plans, "customers": customers_df, "customer_months": customer_months,
-            "plan_changes": plan_changes, "cancellations": cancellations, "data_as_of": data_as_of}
+    plans = pd.DataFrame(
+        {
+            "plan_code": PLAN_CODES,
+            "plan_name": PLAN_NAMES,
+            "tier_rank": np.arange(1, len(PLAN_CODES) + 1, dtype=np.int16),
+            "list_price": PLAN_PRICE,
+            "data_allowance_gb": np.where(np.isinf(PLAN_ALLOWANCE), np.nan, PLAN_ALLOWANCE),
+        }
+    )
+    data_as_of = pd.DataFrame(
+        {
+            "as_of_month": [pd.Timestamp(end_month)],
+            "first_month": [pd.Timestamp(first_month)],
+            "initial_customers": [customers],
+            "seed": [seed],
+        }
+    )
+    return {
+        "plans": plans,
+        "customers": customers_df,
+        "customer_months": customer_months,
+        "plan_changes": plan_changes,
+        "cancellations": cancellations,
+        "data_as_of": data_as_of,
+    }

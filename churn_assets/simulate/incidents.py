@@ -81,7 +81,10 @@ def _excluded_customers_listed(month: dt.date, column: str) -> str:
 
 
 INCIDENTS: dict[str, tuple[str, Callable[[dt.date, str], str]]] = {
-    "missing-column": ("the view drops a feature column (--column, default tenure_months), every month", _missing_column),
+    "missing-column": (
+        "the view drops a feature column (--column, default tenure_months), every month",
+        _missing_column,
+    ),
     "renamed-column": ("the view renames a feature column (--column), every month", _renamed_column),
     "null-ids": ("2% of the month's customer_id are NULL", _null_ids),
     "duplicate-ids": ("1% of the month's customers appear twice", _duplicate_ids),
@@ -123,4 +126,8 @@ def _keep_clean_copy(conn) -> None:
 
 def _exists(conn, view: str) -> bool:
     schema, name = view.split(".")
-    return bool(conn.execute("SELECT count(*) FROM duckdb_views() WHERE schema_name = ? AND view_name = ?", [schema, name]).fetchone()[0])
+    return bool(
+        conn.execute(
+            "SELECT count(*) FROM duckdb_views() WHERE schema_name = ? AND view_name = ?", [schema, name]
+        ).fetchone()[0]
+    )

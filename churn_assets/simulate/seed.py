@@ -25,30 +25,57 @@ VIEW = "analytics.customer_features_monthly"
 # land as VARCHAR rather than ENUM and timestamps as DATE).
 RAW_SCHEMAS: dict[str, dict[str, str]] = {
     "plans": {
-        "plan_code": "VARCHAR", "plan_name": "VARCHAR", "tier_rank": "INTEGER",
-        "list_price": "DOUBLE", "data_allowance_gb": "DOUBLE",
+        "plan_code": "VARCHAR",
+        "plan_name": "VARCHAR",
+        "tier_rank": "INTEGER",
+        "list_price": "DOUBLE",
+        "data_allowance_gb": "DOUBLE",
     },
     "customers": {
-        "customer_id": "BIGINT", "signup_month": "DATE", "region": "VARCHAR", "segment": "VARCHAR",
-        "age_band": "VARCHAR", "acquisition_channel": "VARCHAR", "payment_method": "VARCHAR",
-        "paperless_billing": "BOOLEAN", "do_not_contact": "BOOLEAN",
+        "customer_id": "BIGINT",
+        "signup_month": "DATE",
+        "region": "VARCHAR",
+        "segment": "VARCHAR",
+        "age_band": "VARCHAR",
+        "acquisition_channel": "VARCHAR",
+        "payment_method": "VARCHAR",
+        "paperless_billing": "BOOLEAN",
+        "do_not_contact": "BOOLEAN",
     },
     "customer_months": {
-        "customer_id": "BIGINT", "snapshot_month": "DATE", "plan_code": "VARCHAR",
-        "contract_type": "VARCHAR", "contract_end_date": "DATE", "monthly_charges": "DOUBLE",
-        "total_charges": "DOUBLE", "data_usage_gb": "DOUBLE", "usage_change_3m": "DOUBLE",
-        "call_minutes": "DOUBLE", "num_support_tickets_3m": "BIGINT", "late_payments_6m": "BIGINT",
-        "num_products": "BIGINT", "has_streaming": "BOOLEAN", "has_device_protection": "BOOLEAN",
-        "discount_pct": "DOUBLE", "nps_score": "BIGINT", "avg_session_minutes": "DOUBLE",
-        "logins_last_month": "BIGINT", "satisfaction_score": "DOUBLE",
+        "customer_id": "BIGINT",
+        "snapshot_month": "DATE",
+        "plan_code": "VARCHAR",
+        "contract_type": "VARCHAR",
+        "contract_end_date": "DATE",
+        "monthly_charges": "DOUBLE",
+        "total_charges": "DOUBLE",
+        "data_usage_gb": "DOUBLE",
+        "usage_change_3m": "DOUBLE",
+        "call_minutes": "DOUBLE",
+        "num_support_tickets_3m": "BIGINT",
+        "late_payments_6m": "BIGINT",
+        "num_products": "BIGINT",
+        "has_streaming": "BOOLEAN",
+        "has_device_protection": "BOOLEAN",
+        "discount_pct": "DOUBLE",
+        "nps_score": "BIGINT",
+        "avg_session_minutes": "DOUBLE",
+        "logins_last_month": "BIGINT",
+        "satisfaction_score": "DOUBLE",
     },
     "plan_changes": {
-        "customer_id": "BIGINT", "change_month": "DATE", "from_plan_code": "VARCHAR",
+        "customer_id": "BIGINT",
+        "change_month": "DATE",
+        "from_plan_code": "VARCHAR",
         "to_plan_code": "VARCHAR",
     },
     "cancellations": {"customer_id": "BIGINT", "cancel_month": "DATE", "reason": "VARCHAR"},
     "data_as_of": {
-        "as_of_month": "DATE", "first_month": "DATE", "initial_customers": "BIGINT", "seed": "BIGINT",
+        "as_of_month": "DATE",
+        "first_month": "DATE",
+        "initial_customers": "BIGINT",
+        "seed": "BIGINT",
     },
 }
 
@@ -146,8 +173,9 @@ def _select_cast(columns: dict[str, str]) -> str:
     return ", ".join(f"CAST({name} AS {sql_type}) AS {name}" for name, sql_type in columns.items())
 
 
-def write_tables(conn: duckdb.DuckDBPyConnection, tables: dict[str, pd.DataFrame],
-                 progress: Callable[[str], None] = lambda _: None) -> dict[str, int]:
+def write_tables(
+    conn: duckdb.DuckDBPyConnection, tables: dict[str, pd.DataFrame], progress: Callable[[str], None] = lambda _: None
+) -> dict[str, int]:
     """(Re)create schemas ``raw`` and ``analytics`` on ``conn`` from simulated tables; rows per table."""
     rows: dict[str, int] = {}
     conn.execute("BEGIN TRANSACTION")
@@ -174,9 +202,14 @@ def write_tables(conn: duckdb.DuckDBPyConnection, tables: dict[str, pd.DataFrame
     return rows
 
 
-def seed_duckdb(database: str | Path, customers: int = 50_000, months: int = 24, seed: int = 7,
-                end_month: dt.date | None = None,
-                progress: Callable[[str], None] | None = None) -> dict:
+def seed_duckdb(
+    database: str | Path,
+    customers: int = 50_000,
+    months: int = 24,
+    seed: int = 7,
+    end_month: dt.date | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict:
     """Simulate the business and (re)create schemas ``raw`` and ``analytics`` in ``database``.
 
     ``end_month`` (normalised to the 1st) is the as-of month; None means the last completed

@@ -57,7 +57,11 @@ def ensure_loaded(warehouse: Warehouse, catalog: Catalog, source: SourceSpec, lo
             if warehouse._columns(conn, LOADS) is not None:
                 conn.execute(f"DELETE FROM {warehouse.table(LOADS)} WHERE source = ?", [source.name])
             warehouse._write_frame(
-                conn, LOADS, pd.DataFrame([{"source": source.name, "content_hash": content, "files": len(files), "rows": len(frame)}])
+                conn,
+                LOADS,
+                pd.DataFrame(
+                    [{"source": source.name, "content_hash": content, "files": len(files), "rows": len(frame)}]
+                ),
             )
             conn.execute("COMMIT")
         except BaseException:

@@ -90,17 +90,25 @@ def promote(warehouse: Warehouse, model: str, version: int, month: dt.date) -> N
     with warehouse.connect() as conn:
         conn.execute("BEGIN TRANSACTION")
         try:
-            for table, key in ((PROMOTIONS, {"model": model, "effective_month": month}), (ALIASES, {"model": model, "alias": CHAMPION})):
+            for table, key in (
+                (PROMOTIONS, {"model": model, "effective_month": month}),
+                (ALIASES, {"model": model, "alias": CHAMPION}),
+            ):
                 if warehouse._columns(conn, table) is not None:
                     where = " AND ".join(f"{c} = ?" for c in key)
                     conn.execute(f"DELETE FROM {warehouse.table(table)} WHERE {where}", list(key.values()))
             warehouse._write_frame(
-                conn, PROMOTIONS, pd.DataFrame([{"model": model, "effective_month": month, "version": version, "promoted_at": now}])
+                conn,
+                PROMOTIONS,
+                pd.DataFrame([{"model": model, "effective_month": month, "version": version, "promoted_at": now}]),
             )
             latest = conn.execute(
-                f"SELECT version FROM {warehouse.table(PROMOTIONS)} WHERE model = ? ORDER BY effective_month DESC LIMIT 1", [model]
+                f"SELECT version FROM {warehouse.table(PROMOTIONS)} WHERE model = ? ORDER BY effective_month DESC LIMIT 1",
+                [model],
             ).fetchall()[0][0]
-            warehouse._write_frame(conn, ALIASES, pd.DataFrame([{"model": model, "alias": CHAMPION, "version": latest, "updated_at": now}]))
+            warehouse._write_frame(
+                conn, ALIASES, pd.DataFrame([{"model": model, "alias": CHAMPION, "version": latest, "updated_at": now}])
+            )
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")

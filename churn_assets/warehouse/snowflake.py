@@ -219,7 +219,14 @@ class SnowflakeWarehouse(Warehouse):
         """The first line of a connection error with every credential value masked: the connector
         names the account's host, and a settings validation error may quote its input."""
         reason = (getattr(exc, "msg", None) or str(exc) or type(exc).__name__).strip().splitlines()[0]
-        credentials = (self.account, self.user, self.password, self.private_key, self.private_key_path, self.private_key_password)
+        credentials = (
+            self.account,
+            self.user,
+            self.password,
+            self.private_key,
+            self.private_key_path,
+            self.private_key_password,
+        )
         for value in sorted(filter(None, map(_resolved, credentials)), key=len, reverse=True):
             reason = reason.replace(value, "***")
         return reason
@@ -341,7 +348,9 @@ class SnowflakeWarehouse(Warehouse):
         columns = ", ".join(quote(c) for c in frame.columns)
         row = "(" + ", ".join("?" for _ in frame.columns) + ")"
         values = [value for record in frame.itertuples(index=False, name=None) for value in record]
-        conn.execute(f"INSERT INTO {self.table(table)} ({columns}) VALUES {', '.join(row for _ in range(len(frame)))}", values)
+        conn.execute(
+            f"INSERT INTO {self.table(table)} ({columns}) VALUES {', '.join(row for _ in range(len(frame)))}", values
+        )
 
     @staticmethod
     def _drop_staged(conn: SnowflakeSession, staged: str | None) -> None:

@@ -77,8 +77,12 @@ def admin_connection(schema: str | None = None):
     import snowflake.connector
 
     return snowflake.connector.connect(
-        account="admin", user="admin", password="admin", database=FAKE_SETTINGS["CHURN_SNOWFLAKE_DATABASE"],
-        schema=schema, paramstyle="qmark",
+        account="admin",
+        user="admin",
+        password="admin",
+        database=FAKE_SETTINGS["CHURN_SNOWFLAKE_DATABASE"],
+        schema=schema,
+        paramstyle="qmark",
     )
 
 
@@ -94,12 +98,17 @@ def load_source_from_duckdb(duckdb_path: Path) -> int:
     from churn_assets.warehouse.snowflake import SnowflakeWarehouse
 
     with duckdb.connect(str(duckdb_path), read_only=True) as conn:
-        table = conn.sql(f"SELECT * FROM analytics.{SOURCE_TABLE} ORDER BY snapshot_month, customer_id").to_arrow_table()
+        table = conn.sql(
+            f"SELECT * FROM analytics.{SOURCE_TABLE} ORDER BY snapshot_month, customer_id"
+        ).to_arrow_table()
     nullable_ints = {t: pd.Int64Dtype() for t in (pa.int8(), pa.int16(), pa.int32(), pa.int64())}
     frame = table.to_pandas(types_mapper=nullable_ints.get)  # dates arrive as datetime.date
     loader = SnowflakeWarehouse(
-        account="admin", user="admin", password="admin",
-        database=FAKE_SETTINGS["CHURN_SNOWFLAKE_DATABASE"], schema_name=SOURCE_SCHEMA,
+        account="admin",
+        user="admin",
+        password="admin",
+        database=FAKE_SETTINGS["CHURN_SNOWFLAKE_DATABASE"],
+        schema_name=SOURCE_SCHEMA,
     )
     loader.append_rows(SOURCE_TABLE, frame)
     return len(frame)
@@ -138,7 +147,9 @@ class Process:
         self.name = name
         self.log = log_dir / f"{name}.log"
         self._file = open(self.log, "wb")
-        self.popen = subprocess.Popen(args, env=dict(env), cwd=cwd, stdout=self._file, stderr=subprocess.STDOUT, start_new_session=True)
+        self.popen = subprocess.Popen(
+            args, env=dict(env), cwd=cwd, stdout=self._file, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
     def output(self) -> str:
         self._file.flush()
@@ -184,7 +195,9 @@ def wait_until(predicate, timeout: float, what: str, processes_to_watch: list[Pr
     while time.monotonic() < deadline:
         for process in processes_to_watch:
             if not process.alive():
-                raise AssertionError(f"{process.name} exited ({process.popen.returncode}) while waiting for {what}:\n{process.output()[-4000:]}")
+                raise AssertionError(
+                    f"{process.name} exited ({process.popen.returncode}) while waiting for {what}:\n{process.output()[-4000:]}"
+                )
         value = predicate()
         if value:
             return value
@@ -269,7 +282,9 @@ def loaded_locations(port: int) -> dict[str, str]:
         loaded = entry["locationOrLoadError"]
         if loaded is None:
             continue
-        result[entry["name"]] = loaded["__typename"] if loaded["__typename"] == "RepositoryLocation" else loaded.get("message", "")
+        result[entry["name"]] = (
+            loaded["__typename"] if loaded["__typename"] == "RepositoryLocation" else loaded.get("message", "")
+        )
     return result
 
 

@@ -133,7 +133,10 @@ def test_a_failed_run_is_one_notification(failed_month, receiver):
         for r in instance.get_records_for_run(run_id, of_type=DagsterEventType.RUN_FAILURE).records
     )
     context = build_run_status_sensor_context(
-        sensor_name="run_failure_alerts", dagster_event=failure, dagster_instance=instance, dagster_run=run,
+        sensor_name="run_failure_alerts",
+        dagster_event=failure,
+        dagster_instance=instance,
+        dagster_run=run,
         resources={"alerts": notifier},
     ).for_run_failure()
     defs["run_failure_alerts"](context)

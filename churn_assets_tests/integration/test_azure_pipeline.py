@@ -25,7 +25,12 @@ REMOTE_TARGETS = {"image", "push-image", "deploy"}
 RECURSIVE_TARGETS = {"test-integration"}
 # `make install` creates .venv only when setup.py is newer than this marker; here the venv exists.
 INSTALLED = ".venv/bin/.installed"
-SECRET_VARIABLES = ("CHURN_SNOWFLAKE_PASSWORD", "CHURN_SNOWFLAKE_PRIVATE_KEY", "CHURN_SNOWFLAKE_PRIVATE_KEY_PASSWORD", "DAGSTER_POSTGRES_PASSWORD")
+SECRET_VARIABLES = (
+    "CHURN_SNOWFLAKE_PASSWORD",
+    "CHURN_SNOWFLAKE_PRIVATE_KEY",
+    "CHURN_SNOWFLAKE_PRIVATE_KEY_PASSWORD",
+    "DAGSTER_POSTGRES_PASSWORD",
+)
 
 
 def pipeline() -> dict:
@@ -70,9 +75,20 @@ def test_pipeline_validates_against_azures_published_schema():
     checker = VENV_BIN / "check-jsonschema"
     assert checker.exists(), "check-jsonschema is missing: it belongs to the test extra (pip install -e '.[test]')"
     result = subprocess.run(
-        [str(checker), "--builtin-schema", "vendor.azure-pipelines", "--data-transform", "azure-pipelines",
-         "--regex-variant", "nonunicode", "azure-pipelines.yml"],
-        cwd=REPO, capture_output=True, text=True, timeout=120,
+        [
+            str(checker),
+            "--builtin-schema",
+            "vendor.azure-pipelines",
+            "--data-transform",
+            "azure-pipelines",
+            "--regex-variant",
+            "nonunicode",
+            "azure-pipelines.yml",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
@@ -131,12 +147,21 @@ def test_triggers_and_pull_request_rules(tmp_path):
     assert [s.get("script") for s in steps_of(flow) if "script" in s] == ["make check-branch-flow"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAKE")}
     for source, target, allowed in [
-        ("feat/new-model", "dev", True), ("dev", "prod", True), ("prod", "main", True),
-        ("feat/new-model", "prod", False), ("feat/new-model", "main", False), ("dev", "main", False),
-        ("prod", "dev", False), ("hotfix/x", "prod", False),
+        ("feat/new-model", "dev", True),
+        ("dev", "prod", True),
+        ("prod", "main", True),
+        ("feat/new-model", "prod", False),
+        ("feat/new-model", "main", False),
+        ("dev", "main", False),
+        ("prod", "dev", False),
+        ("hotfix/x", "prod", False),
     ]:
         result = subprocess.run(
-            ["make", "--no-print-directory", "check-branch-flow"], cwd=REPO, capture_output=True, text=True, timeout=60,
+            ["make", "--no-print-directory", "check-branch-flow"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=60,
             env={**env, "SOURCE_BRANCH": f"refs/heads/{source}", "TARGET_BRANCH": f"refs/heads/{target}"},
         )
         assert (result.returncode == 0) is allowed, (source, target, result.stdout, result.stderr)
@@ -147,7 +172,9 @@ def test_secrets_come_from_pipeline_variables_only():
     for _, _, step, _ in script_steps():
         for name, value in step.get("env", {}).items():
             if name in SECRET_VARIABLES or "PASSWORD" in name:
-                assert re.fullmatch(r"\$\([A-Za-z_.]+\)", str(value)), f"{name} must come from a secret variable, not {value!r}"
+                assert re.fullmatch(r"\$\([A-Za-z_.]+\)", str(value)), (
+                    f"{name} must come from a secret variable, not {value!r}"
+                )
     assert "CHURN_SNOWFLAKE_PASSWORD:" not in text  # key pair (secure files) in the pipeline
     assert text.count("DownloadSecureFile@1") >= 3
 
@@ -159,7 +186,9 @@ def test_every_script_step_is_a_makefile_target(tmp_path):
     for stage_name, job_name, _, command in steps:
         for target in make_targets(command):
             # A dry run: the target exists and its recipe expands (it runs nothing).
-            result = subprocess.run(["make", "-n", "-o", INSTALLED, target], cwd=REPO, capture_output=True, text=True, timeout=60, env=env)
+            result = subprocess.run(
+                ["make", "-n", "-o", INSTALLED, target], cwd=REPO, capture_output=True, text=True, timeout=60, env=env
+            )
             assert result.returncode == 0, f"{stage_name}/{job_name}: `make {target}`: {result.stderr.strip()}"
 
 
@@ -167,7 +196,18 @@ def test_every_script_step_is_a_makefile_target(tmp_path):
 def repository_copy(tmp_path):
     """The working tree in a scratch folder, sharing this checkout's virtualenv."""
     copy = tmp_path / "repo"
-    ignore = shutil.ignore_patterns(".git", ".venv", ".churn", "dist", "build", "__pycache__", ".pytest_cache", "*.egg-info", "test-results*.xml", "validation_test_results.xml")
+    ignore = shutil.ignore_patterns(
+        ".git",
+        ".venv",
+        ".churn",
+        "dist",
+        "build",
+        "__pycache__",
+        ".pytest_cache",
+        "*.egg-info",
+        "test-results*.xml",
+        "validation_test_results.xml",
+    )
     shutil.copytree(REPO, copy, ignore=ignore)
     (copy / ".venv").symlink_to(REPO / ".venv")
     return copy
@@ -193,8 +233,11 @@ def test_local_capable_steps_run_in_pipeline_order(tmp_path, repository_copy, mo
 
     local = {k: v for k, v in os.environ.items() if not k.startswith(("MAKE", "CHURN_", "DAGSTER_"))}
     local.update(
-        CHURN_HOME=str(churn_home), DAGSTER_HOME=str(tmp_path / "dagster"),
-        CHURN_TRAIN_THREADS=os.environ.get("CHURN_TRAIN_THREADS", "1"), IMAGE="churn-assets", TAG="local",
+        CHURN_HOME=str(churn_home),
+        DAGSTER_HOME=str(tmp_path / "dagster"),
+        CHURN_TRAIN_THREADS=os.environ.get("CHURN_TRAIN_THREADS", "1"),
+        IMAGE="churn-assets",
+        TAG="local",
         MONTH=f"{month:%Y-%m}",
     )
     (tmp_path / "dagster").mkdir()
@@ -223,8 +266,22 @@ def test_local_capable_steps_run_in_pipeline_order(tmp_path, repository_copy, mo
 
     ran_targets = [t for t, _ in ran]
     assert ran_targets == [
-        "check-branch-flow", "install", "validate-defs", "test-unit", "install", "install", "check-sources",
-        "install", "wheel", "install", "train", "install", "reference-predictions", "validate", "install", "release",
+        "check-branch-flow",
+        "install",
+        "validate-defs",
+        "test-unit",
+        "install",
+        "install",
+        "check-sources",
+        "install",
+        "wheel",
+        "install",
+        "train",
+        "install",
+        "reference-predictions",
+        "validate",
+        "install",
+        "release",
     ], ran_targets
     assert [t for t, _ in dry] == ["test-integration", "image", "push-image", "deploy", "deploy"]
 
@@ -234,7 +291,11 @@ def test_local_capable_steps_run_in_pipeline_order(tmp_path, repository_copy, mo
     wheels = list((repository_copy / "dist").glob("churn_assets-*.whl"))
     assert len(wheels) == 1
     release = repository_copy / "dist" / "release"
-    assert (release / wheels[0].name).exists() and (release / "dagster.yaml").exists() and (release / "release.json").exists()
+    assert (
+        (release / wheels[0].name).exists()
+        and (release / "dagster.yaml").exists()
+        and (release / "release.json").exists()
+    )
     import duckdb
 
     with duckdb.connect(str(churn_home / "warehouse.duckdb"), read_only=True) as conn:
@@ -251,7 +312,14 @@ def test_months_default_to_the_last_completed_one():
     from churn_assets.rules.months import add_months, last_completed_month
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MAKE", "MONTH", "PRIOR_MONTH"))}
-    result = subprocess.run(["make", "-n", "-o", INSTALLED, "train", "reference-predictions"], cwd=REPO, capture_output=True, text=True, timeout=60, env=env)
+    result = subprocess.run(
+        ["make", "-n", "-o", INSTALLED, "train", "reference-predictions"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
     assert result.returncode == 0, result.stderr
     latest = last_completed_month()
     assert f"--to {latest:%Y-%m}" in result.stdout

@@ -18,7 +18,10 @@ def test_dagster_definitions_validate_passes(tmp_path):
     env = {**os.environ, "CHURN_HOME": str(tmp_path), "DAGSTER_HOME": str(tmp_path)}
     result = subprocess.run(
         [str(VENV_BIN / "dagster"), "definitions", "validate", "-m", "churn_assets"],
-        capture_output=True, text=True, env=env, timeout=120,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Validation successful" in result.stdout + result.stderr
@@ -29,7 +32,10 @@ def test_asset_graph_per_model_and_blocking_gates(tmp_path, monkeypatch):
     defs = build_definitions()
     graph = defs.resolve_asset_graph()
     for name in load_catalog().models:
-        chain = [AssetKey(["customers", "snapshot"])] + [AssetKey([name, s]) for s in ("training_set", "model", "predictions", "published_predictions", "monthly_report")]
+        chain = [AssetKey(["customers", "snapshot"])] + [
+            AssetKey([name, s])
+            for s in ("training_set", "model", "predictions", "published_predictions", "monthly_report")
+        ]
         for upstream, downstream in zip(chain, chain[1:]):
             assert upstream in graph.get(downstream).parent_keys, (upstream, downstream)
         assert graph.get(AssetKey([name, "published_predictions"])).group_name == name

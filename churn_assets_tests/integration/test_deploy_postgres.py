@@ -74,7 +74,10 @@ def postgres_database():
         yield name
     finally:
         with admin.cursor() as cursor:
-            cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [name])
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                [name],
+            )
             cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
         admin.close()
 
@@ -116,7 +119,12 @@ def test_image_serves_the_code_location_as_this_test_starts_it():
     assert ("COPY", "dist/churn_assets-*.whl /tmp/wheels/") in instructions
     assert ("USER", "churn") in instructions
     ignored = (REPO / "deploy" / "Dockerfile.dockerignore").read_text().split()
-    assert ignored[ignored.index("*"):] == ["*", "!dist/churn_assets-*.whl", "!deploy/dagster.yaml", "!deploy/workspace.yaml"]
+    assert ignored[ignored.index("*") :] == [
+        "*",
+        "!dist/churn_assets-*.whl",
+        "!deploy/dagster.yaml",
+        "!deploy/workspace.yaml",
+    ]
 
 
 def test_instance_config_is_postgres_and_queued(deployment_env, monkeypatch):
@@ -130,10 +138,19 @@ def test_instance_config_is_postgres_and_queued(deployment_env, monkeypatch):
         assert isinstance(instance.event_log_storage, PostgresEventLogStorage)
         assert isinstance(instance.schedule_storage, PostgresScheduleStorage)
         queue = instance.run_coordinator.get_run_queue_config()
-        assert {"key": "dagster/partition", "value": {"applyLimitPerUniqueValue": True}, "limit": 1} in queue.tag_concurrency_limits
+        assert {
+            "key": "dagster/partition",
+            "value": {"applyLimitPerUniqueValue": True},
+            "limit": 1,
+        } in queue.tag_concurrency_limits
     # No secret in the file: every connection setting is an environment variable.
     text = (REPO / "deploy" / "dagster.yaml").read_text()
-    for variable in ("DAGSTER_POSTGRES_HOST", "DAGSTER_POSTGRES_USER", "DAGSTER_POSTGRES_PASSWORD", "DAGSTER_POSTGRES_DB"):
+    for variable in (
+        "DAGSTER_POSTGRES_HOST",
+        "DAGSTER_POSTGRES_USER",
+        "DAGSTER_POSTGRES_PASSWORD",
+        "DAGSTER_POSTGRES_DB",
+    ):
         assert f"{{env: {variable}}}" in text
 
 
@@ -156,7 +173,13 @@ def test_monthly_run_launched_through_graphql_on_the_postgres_instance(tmp_path,
         "CHURN_PROD_CODE_SERVER_PORT": str(prod_port),
     }
     dev_env = {**env, "CHURN_ENV": "local", "CHURN_HOME": str(churn_home)}
-    prod_env = {**env, "CHURN_ENV": "prod", **FAKE_CREDENTIALS, **FAKE_SETTINGS, "CHURN_SNOWFLAKE_ROLE": "CHURN_PROD_RW"}
+    prod_env = {
+        **env,
+        "CHURN_ENV": "prod",
+        **FAKE_CREDENTIALS,
+        **FAKE_SETTINGS,
+        "CHURN_SNOWFLAKE_ROLE": "CHURN_PROD_RW",
+    }
     workspace = str(REPO / "deploy" / "workspace.yaml")
     logs = tmp_path / "logs"
     logs.mkdir()
@@ -164,15 +187,33 @@ def test_monthly_run_launched_through_graphql_on_the_postgres_instance(tmp_path,
     with processes(logs) as started:
         started.append(Process("code-server-dev", code_server_args(dev_port), dev_env, logs))
         started.append(Process("code-server-prod", code_server_args(prod_port), prod_env, logs))
-        started.append(Process("webserver", [str(VENV_BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(web_port), "-w", workspace], env, logs))
+        started.append(
+            Process(
+                "webserver",
+                [str(VENV_BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(web_port), "-w", workspace],
+                env,
+                logs,
+            )
+        )
         started.append(Process("daemon", [str(VENV_BIN / "dagster-daemon"), "run", "-w", workspace], env, logs))
 
         wait_until(lambda: port_open(dev_port) and port_open(prod_port), 120, "the code servers", started)
         # The image's HEALTHCHECK answers against a running code server.
-        health = subprocess.run([str(VENV_BIN / "dagster"), "api", "grpc-health-check", "--port", str(dev_port)], capture_output=True, text=True, timeout=60, env=env)
+        health = subprocess.run(
+            [str(VENV_BIN / "dagster"), "api", "grpc-health-check", "--port", str(dev_port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+        )
         assert health.returncode == 0, health.stdout + health.stderr
         wait_until(lambda: webserver_ready(web_port), 120, "the webserver", started)
-        locations = wait_until(lambda: (lambda l: l if len(l) == 2 else None)(loaded_locations(web_port)), 120, "both code locations", started)
+        locations = wait_until(
+            lambda: (lambda l: l if len(l) == 2 else None)(loaded_locations(web_port)),
+            120,
+            "both code locations",
+            started,
+        )
         assert locations == {"churn_dev": "RepositoryLocation", "churn_prod": "RepositoryLocation"}, locations
 
         client = DagsterGraphQLClient("127.0.0.1", port_number=web_port, timeout=60)

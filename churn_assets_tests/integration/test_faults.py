@@ -12,7 +12,6 @@ import time
 import duckdb
 import numpy as np
 import pandas as pd
-import pytest
 from dagster import DagsterEventType
 
 from churn_assets.warehouse import DuckDBWarehouse
@@ -38,7 +37,9 @@ def test_a_dropped_connection_is_retried_and_the_run_succeeds(history_copy, monk
     report = run_pipeline(history_copy, first=END_MONTH, last=END_MONTH)
     assert report.all_succeeded
     assert len(events(history_copy, report.months[0].run_id, DagsterEventType.STEP_UP_FOR_RETRY)) == 1
-    assert END_MONTH in set(pd.to_datetime(query(history_copy, "SELECT month FROM churn.published_predictions")["month"]).dt.date)
+    assert END_MONTH in set(
+        pd.to_datetime(query(history_copy, "SELECT month FROM churn.published_predictions")["month"]).dt.date
+    )
 
 
 def test_a_permanent_error_fails_fast_with_a_clear_message(history_copy, monkeypatch):
@@ -61,8 +62,16 @@ def test_a_permanent_error_fails_fast_with_a_clear_message(history_copy, monkeyp
 
 def month_frame(version: int, rows: int) -> pd.DataFrame:
     ids = np.arange(rows)
-    return pd.DataFrame({"model": "churn", "month": pd.Timestamp("2025-06-01").date(), "customer_id": ids,
-                         "score": np.full(rows, version / 10), "rank": ids + 1, "model_version": version})
+    return pd.DataFrame(
+        {
+            "model": "churn",
+            "month": pd.Timestamp("2025-06-01").date(),
+            "customer_id": ids,
+            "score": np.full(rows, version / 10),
+            "rank": ids + 1,
+            "model_version": version,
+        }
+    )
 
 
 def test_readers_never_see_a_half_written_or_mixed_month(tmp_path):
@@ -86,7 +95,9 @@ def test_readers_never_see_a_half_written_or_mixed_month(tmp_path):
         thread.join()
     assert len(seen) > 5
     # Every read saw exactly one complete version of the month.
-    assert all(len(s) == 1 and s[0][1] == 50_000 for s in seen), [s for s in seen if len(s) != 1 or s[0][1] != 50_000][:3]
+    assert all(len(s) == 1 and s[0][1] == 50_000 for s in seen), [s for s in seen if len(s) != 1 or s[0][1] != 50_000][
+        :3
+    ]
 
 
 def test_a_publish_killed_with_sigkill_leaves_the_month_whole(tmp_path):
@@ -114,9 +125,13 @@ def test_a_publish_killed_with_sigkill_leaves_the_month_whole(tmp_path):
     writer.send_signal(signal.SIGKILL)
     writer.wait(timeout=30)
 
-    after = warehouse.query("SELECT model_version, count(*) AS n, count(DISTINCT customer_id) AS d FROM churn.published_predictions GROUP BY 1")
+    after = warehouse.query(
+        "SELECT model_version, count(*) AS n, count(DISTINCT customer_id) AS d FROM churn.published_predictions GROUP BY 1"
+    )
     assert len(after) == 1 and after["n"].iloc[0] == after["d"].iloc[0] == 200_000
     # A re-run replaces it cleanly: complete, no duplicates.
     warehouse.replace_rows("published_predictions", key, month_frame(99, 200_000))
-    final = warehouse.query("SELECT model_version, count(*) AS n, count(DISTINCT customer_id) AS d FROM churn.published_predictions GROUP BY 1")
+    final = warehouse.query(
+        "SELECT model_version, count(*) AS n, count(DISTINCT customer_id) AS d FROM churn.published_predictions GROUP BY 1"
+    )
     assert final.to_dict("records") == [{"model_version": 99, "n": 200_000, "d": 200_000}]

@@ -1,7 +1,6 @@
 """Every incident of the sample business ends in a named failed gate; nothing is published for
 that month and every earlier month is unchanged. An honest month passes every gate."""
 
-import duckdb
 import pandas as pd
 import pytest
 from dagster import AssetCheckKey, AssetKey, DagsterInstance

@@ -1,10 +1,8 @@
 """The monthly pipeline end to end on a real DuckDB file and a real Dagster instance."""
 
-import datetime as dt
 import math
 
 import pandas as pd
-import pytest
 
 from churn_assets.catalog import load_catalog
 from churn_assets.rules.months import add_months
@@ -94,11 +92,16 @@ def test_a_second_run_changes_nothing(completed_copy):
     pd.testing.assert_frame_equal(before_lists, after_lists)
     after_versions = query(completed_copy, "SELECT model, version, artifact_sha256 FROM churn.model_versions")
     pd.testing.assert_frame_equal(before_versions, after_versions)
-    snapshot_rows = query(completed_copy, "SELECT snapshot_month, count(*) AS n FROM churn.snapshot_customers GROUP BY 1")
+    snapshot_rows = query(
+        completed_copy, "SELECT snapshot_month, count(*) AS n FROM churn.snapshot_customers GROUP BY 1"
+    )
     source_rows = query(
         completed_copy, "SELECT snapshot_month, count(*) AS n FROM analytics.customer_features_monthly GROUP BY 1"
     )
-    assert snapshot_rows.sort_values("snapshot_month")["n"].tolist() == source_rows.sort_values("snapshot_month")["n"].tolist()
+    assert (
+        snapshot_rows.sort_values("snapshot_month")["n"].tolist()
+        == source_rows.sort_values("snapshot_month")["n"].tolist()
+    )
 
 
 def test_overlap_gate_reports_honest_months_and_passes_them(completed_home):
@@ -140,7 +143,9 @@ def test_missing_column_fails_the_contract_and_publishes_nothing(completed_copy)
 
     instance = DagsterInstance.local_temp(str(completed_copy / "dagster"))
     key = AssetCheckKey(AssetKey(["customers", "snapshot"]), "data_contract")
-    evaluation = instance.event_log_storage.get_latest_asset_check_execution_by_key([key])[key].event.dagster_event.event_specific_data
+    evaluation = instance.event_log_storage.get_latest_asset_check_execution_by_key([key])[
+        key
+    ].event.dagster_event.event_specific_data
     assert not evaluation.passed
     assert evaluation.metadata["missing_columns"].value == ["tenure_months"]
 
@@ -148,7 +153,12 @@ def test_missing_column_fails_the_contract_and_publishes_nothing(completed_copy)
     after = published(completed_copy)
     assert last not in set(pd.to_datetime(after["month"]).dt.date)
     pd.testing.assert_frame_equal(before.reset_index(drop=True), after.reset_index(drop=True))
-    assert query(completed_copy, "SELECT count(*) AS n FROM churn.snapshot_customers WHERE snapshot_month = ?", [last])["n"].iloc[0] == 0
+    assert (
+        query(completed_copy, "SELECT count(*) AS n FROM churn.snapshot_customers WHERE snapshot_month = ?", [last])[
+            "n"
+        ].iloc[0]
+        == 0
+    )
 
     # Once the view is fixed, the month runs and publishes.
     reset(database)
@@ -204,9 +214,21 @@ def test_the_monthly_report_holds_what_stakeholders_checked_in_excel(completed_h
     listed = published(completed_home)
     last = listed[pd.to_datetime(listed["month"]).dt.date == END_MONTH]
     assert f"{len(last):,} (capacity" in page
-    for words in ["overlap with the previous list", "entering the list", "leaving the list", "rank correlation",
-                  f"v{int(last['model_version'].iloc[0])}", "data_contract", "holdout_auc", "top_k_overlap",
-                  "predicted_rate", "score_psi", "coverage", "list_capacity", "Top 20 customers"]:
+    for words in [
+        "overlap with the previous list",
+        "entering the list",
+        "leaving the list",
+        "rank correlation",
+        f"v{int(last['model_version'].iloc[0])}",
+        "data_contract",
+        "holdout_auc",
+        "top_k_overlap",
+        "predicted_rate",
+        "score_psi",
+        "coverage",
+        "list_capacity",
+        "Top 20 customers",
+    ]:
         assert words in page, words
     assert page.count("<img") >= 2  # score histogram and overlap over time
     assert str(last.sort_values("rank")["customer_id"].iloc[0]) in page

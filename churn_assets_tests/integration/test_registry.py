@@ -28,13 +28,17 @@ def catalogue_with(tmp_path, **changes):
 
 
 def test_retraining_the_same_month_gives_the_same_artifact(completed_copy):
-    version = query(completed_copy, "SELECT * FROM churn.model_versions WHERE trained_for_month = ?", [END_MONTH]).iloc[0]
+    version = query(completed_copy, "SELECT * FROM churn.model_versions WHERE trained_for_month = ?", [END_MONTH]).iloc[
+        0
+    ]
     with duckdb.connect(str(completed_copy / "warehouse.duckdb")) as conn:
         # Forget the version entirely, so the run must train again from the same snapshots.
         conn.execute("DELETE FROM churn.model_versions WHERE version = ?", [int(version["version"])])
         conn.execute("DELETE FROM churn.model_promotions WHERE version = ?", [int(version["version"])])
     assert run_pipeline(completed_copy, first=END_MONTH, last=END_MONTH).all_succeeded
-    retrained = query(completed_copy, "SELECT * FROM churn.model_versions WHERE trained_for_month = ?", [END_MONTH]).iloc[0]
+    retrained = query(
+        completed_copy, "SELECT * FROM churn.model_versions WHERE trained_for_month = ?", [END_MONTH]
+    ).iloc[0]
     assert retrained["created_at"] > version["created_at"]  # a new training, not the old row
     assert retrained["artifact_sha256"] == version["artifact_sha256"]
     assert retrained["fingerprint"] == version["fingerprint"]
@@ -50,7 +54,9 @@ def test_a_failed_challenger_keeps_the_champion_and_the_list_is_still_published(
     row = report.months[0].models[0]
     assert report.all_succeeded and row.published
     assert "not_worse_than_champion" in row.status
-    published = query(history_copy, "SELECT DISTINCT model_version FROM churn.published_predictions WHERE month = ?", [END_MONTH])
+    published = query(
+        history_copy, "SELECT DISTINCT model_version FROM churn.published_predictions WHERE month = ?", [END_MONTH]
+    )
     assert published["model_version"].tolist() == [champion_before.version]
     with churn_home(history_copy):
         aliases = registry.aliases(warehouse, "churn")
@@ -67,7 +73,9 @@ def test_without_a_champion_a_model_below_its_floor_blocks_publishing(fresh_home
     row = outcome.models[0]
     assert not outcome.success and row.version == 1 and row.published is None
     assert "No champion model" in (row.error or "")
-    lists = query(fresh_home, "SELECT count(*) AS n FROM information_schema.tables WHERE table_name = 'published_predictions'")
+    lists = query(
+        fresh_home, "SELECT count(*) AS n FROM information_schema.tables WHERE table_name = 'published_predictions'"
+    )
     assert lists["n"].iloc[0] == 0
 
 
@@ -88,4 +96,6 @@ def test_an_interrupted_promotion_leaves_the_previous_champion(completed_copy, m
             registry.promote(warehouse, "churn", 1, dt.date(2031, 1, 1))
         monkeypatch.undo()
         assert registry.aliases(warehouse, "churn")["champion"] == before
-        pd.testing.assert_frame_equal(history, query(completed_copy, "SELECT * FROM churn.model_promotions ORDER BY effective_month"))
+        pd.testing.assert_frame_equal(
+            history, query(completed_copy, "SELECT * FROM churn.model_promotions ORDER BY effective_month")
+        )

@@ -47,7 +47,8 @@ UI_QUERIES = {
         __typename ... on ResourceDetailsList { results { name description resourceType
           configFields { name description } configuredValues { key value type } } } } }""",
     "assets": """{ assetNodes { assetKey { path } description groupName kinds opNames
-        metadataEntries { %s } } }""" % METADATA,
+        metadataEntries { %s } } }"""
+    % METADATA,
     "jobs": """query($selector: RepositorySelector!) { repositoryOrError(repositorySelector: $selector) {
         ... on Repository { jobs { name description tags { key value } } schedules { name description cronSchedule } } } }""",
     "runs": """{ runsOrError { ... on Runs { results { runId status runConfigYaml tags { key value } } } } }""",
@@ -97,16 +98,21 @@ def test_fake_credentials_appear_in_no_log_event_or_ui_field(tmp_path, capfd, ca
             if next(calls) == 0:  # listing the source's months still works; the run's steps do not
                 return fake(*args, **kwargs)
             raise snowflake.connector.errors.DatabaseError(
-                msg="250001: Failed to connect to {0}.snowflakecomputing.com as {1} with password {2}".format(*SECRETS), errno=250001
+                msg="250001: Failed to connect to {0}.snowflakecomputing.com as {1} with password {2}".format(*SECRETS),
+                errno=250001,
             )
 
         snowflake.connector.connect.side_effect = refusing
         try:
-            failed = run_months(catalog, load_environment(), instance, models=["churn"], first=END, last=END, verbose=True, echo=print)
+            failed = run_months(
+                catalog, load_environment(), instance, models=["churn"], first=END, last=END, verbose=True, echo=print
+            )
         finally:
             snowflake.connector.connect.side_effect = fake
         assert not failed.all_succeeded
-        assert "cannot connect to Snowflake database CHURN_TEST" in (failed.months[0].models[0].error or "") + str(failed.months[0].contract)
+        assert "cannot connect to Snowflake database CHURN_TEST" in (failed.months[0].models[0].error or "") + str(
+            failed.months[0].contract
+        )
 
     captured = capfd.readouterr()
     texts = {"stdout": captured.out, "stderr": captured.err, "logging": caplog.text}
@@ -128,15 +134,24 @@ def test_fake_credentials_appear_in_no_log_event_or_ui_field(tmp_path, capfd, ca
     logs = tmp_path / "logs"
     logs.mkdir()
     with processes(logs) as started:
-        started.append(Process("webserver", [str(VENV_BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(port), "-m", "churn_assets"], env, logs))
+        started.append(
+            Process(
+                "webserver",
+                [str(VENV_BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(port), "-m", "churn_assets"],
+                env,
+                logs,
+            )
+        )
         wait_until(lambda: webserver_ready(port), 120, "the webserver", started)
         selector = {"repositoryLocationName": "churn_assets", "repositoryName": "__repository__"}
         ui = {}
         ui["resources"] = wait_until(
-            lambda: (lambda d: d if d["allTopLevelResourceDetailsOrError"]["__typename"] == "ResourceDetailsList" else None)(
-                graphql(port, UI_QUERIES["resources"], {"selector": selector})
-            ),
-            120, "the code location", started,
+            lambda: (
+                lambda d: d if d["allTopLevelResourceDetailsOrError"]["__typename"] == "ResourceDetailsList" else None
+            )(graphql(port, UI_QUERIES["resources"], {"selector": selector})),
+            120,
+            "the code location",
+            started,
         )
         for name in ("assets", "jobs", "runs"):
             ui[name] = graphql(port, UI_QUERIES[name], {"selector": selector})
@@ -146,13 +161,19 @@ def test_fake_credentials_appear_in_no_log_event_or_ui_field(tmp_path, capfd, ca
                 ui[f"debug file {run.run_id}"] = gzip.decompress(response.read()).decode()
         server_output = started[0].output()
 
-    resource = next(r for r in ui["resources"]["allTopLevelResourceDetailsOrError"]["results"] if r["name"] == "warehouse")
+    resource = next(
+        r for r in ui["resources"]["allTopLevelResourceDetailsOrError"]["results"] if r["name"] == "warehouse"
+    )
     configured = {v["key"]: (v["type"], v["value"]) for v in resource["configuredValues"]}
     assert configured["password"] == ("ENV_VAR", "CHURN_SNOWFLAKE_PASSWORD")
     assert configured["account"] == ("ENV_VAR", "CHURN_SNOWFLAKE_ACCOUNT")
     assert configured["user"] == ("ENV_VAR", "CHURN_SNOWFLAKE_USER")
     assert configured["schema_name"] == ("VALUE", '"CHURN_DEV"')  # values are shown JSON-encoded
     assert len(ui["runs"]["runsOrError"]["results"]) == len(runs)
-    assert any("cannot connect to Snowflake" in text for name, text in map(lambda kv: (kv[0], str(kv[1])), ui.items()) if name.startswith("logs"))
+    assert any(
+        "cannot connect to Snowflake" in text
+        for name, text in map(lambda kv: (kv[0], str(kv[1])), ui.items())
+        if name.startswith("logs")
+    )
     assert {name: leaks(str(text)) for name, text in ui.items() if leaks(str(text))} == {}
     assert leaks(server_output) == []

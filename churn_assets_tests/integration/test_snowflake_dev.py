@@ -40,8 +40,13 @@ MODELS = ["churn"]
 CUSTOMERS, MONTHS, END = 1500, 6, dt.date(2025, 6, 1)
 DEV, PROD = "CHURN_DEV", "CHURN_PROD"
 PIPELINE_TABLES = {
-    "SNAPSHOT_CUSTOMERS", "SNAPSHOT_MANIFEST", "TRAINING_SET_CHURN", "MODEL_VERSIONS",
-    "MODEL_PROMOTIONS", "PREDICTIONS", "PUBLISHED_PREDICTIONS",
+    "SNAPSHOT_CUSTOMERS",
+    "SNAPSHOT_MANIFEST",
+    "TRAINING_SET_CHURN",
+    "MODEL_VERSIONS",
+    "MODEL_PROMOTIONS",
+    "PREDICTIONS",
+    "PUBLISHED_PREDICTIONS",
 }
 WRITES = ("INSERT", "DELETE", "UPDATE", "MERGE", "CREATE", "ALTER", "DROP", "TRUNCATE", "COPY")
 
@@ -56,12 +61,18 @@ def dev_run(months=None):
 
     first, last = months or (None, None)
     with DagsterInstance.ephemeral() as instance:
-        return run_months(load_catalog(), load_environment(), instance, models=MODELS, first=first, last=last, echo=lambda _: None)
+        return run_months(
+            load_catalog(), load_environment(), instance, models=MODELS, first=first, last=last, echo=lambda _: None
+        )
 
 
 def published_in(schema: str) -> pd.DataFrame:
     with admin_connection() as conn:
-        frame = conn.cursor().execute(f"SELECT * FROM {schema}.published_predictions ORDER BY model, month, rank").fetch_pandas_all()
+        frame = (
+            conn.cursor()
+            .execute(f"SELECT * FROM {schema}.published_predictions ORDER BY model, month, rank")
+            .fetch_pandas_all()
+        )
     frame.columns = [c.lower() for c in frame.columns]
     return frame
 
@@ -89,8 +100,12 @@ def dev_world(snowflake, tmp_path_factory):
     with admin_connection() as conn:  # prod as it would be: its own tables and last month's list
         cursor = conn.cursor()
         cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {PROD}")
-        cursor.execute(f"CREATE TABLE {PROD}.published_predictions (model VARCHAR, month DATE, customer_id NUMBER, score FLOAT, rank NUMBER, model_version NUMBER, published_at TIMESTAMP_TZ)")
-        cursor.execute(f"INSERT INTO {PROD}.published_predictions VALUES ('churn', '2025-05-01', 42, 0.9, 1, 7, '2025-06-02 06:00:00')")
+        cursor.execute(
+            f"CREATE TABLE {PROD}.published_predictions (model VARCHAR, month DATE, customer_id NUMBER, score FLOAT, rank NUMBER, model_version NUMBER, published_at TIMESTAMP_TZ)"
+        )
+        cursor.execute(
+            f"INSERT INTO {PROD}.published_predictions VALUES ('churn', '2025-05-01', 42, 0.9, 1, 7, '2025-06-02 06:00:00')"
+        )
         cursor.execute(f"CREATE TABLE {PROD}.model_versions (model VARCHAR, version NUMBER, fingerprint VARCHAR)")
         cursor.execute(f"INSERT INTO {PROD}.model_versions VALUES ('churn', 7, 'prod-fingerprint')")
     prod_before = schema_contents(PROD)
@@ -178,7 +193,12 @@ def test_catalogue_checked_against_the_dev_source(dev_world, tmp_path):
     environment = load_environment()
     source = query(dev_world.home, "SELECT * FROM analytics.customer_features_monthly LIMIT 0").columns.tolist()
     assert environment.warehouse.relation_columns("analytics.customer_features_monthly") == source
-    assert environment.warehouse.relation_columns(f"{FAKE_SETTINGS['CHURN_SNOWFLAKE_DATABASE']}.analytics.customer_features_monthly") == source
+    assert (
+        environment.warehouse.relation_columns(
+            f"{FAKE_SETTINGS['CHURN_SNOWFLAKE_DATABASE']}.analytics.customer_features_monthly"
+        )
+        == source
+    )
     assert environment.warehouse.relation_columns("analytics.no_such_view") is None
     check_sources(load_catalog(), environment)
 
@@ -208,7 +228,9 @@ def test_replace_rows_is_all_or_nothing(snowflake, rows):
 
     warehouse = load_environment("dev").warehouse
     table = f"atomic_{rows}"
-    good = pd.DataFrame({"month": [dt.date(2025, 5, 1)] * rows, "customer_id": range(rows), "score": np.linspace(0, 1, rows)})
+    good = pd.DataFrame(
+        {"month": [dt.date(2025, 5, 1)] * rows, "customer_id": range(rows), "score": np.linspace(0, 1, rows)}
+    )
     other = good.assign(month=dt.date(2025, 4, 1))
     warehouse.replace_rows(table, {"month": dt.date(2025, 4, 1)}, other)
     warehouse.replace_rows(table, {"month": dt.date(2025, 5, 1)}, good)
@@ -233,14 +255,24 @@ def test_key_pair_authentication(snowflake, tmp_path):
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     der = key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
     encrypted = tmp_path / "rsa_key.p8"
     encrypted.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.BestAvailableEncryption(b"passphrase"))
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"passphrase"),
+        )
     )
     for settings in (
         {"CHURN_SNOWFLAKE_PASSWORD": None, "CHURN_SNOWFLAKE_PRIVATE_KEY": pem},
-        {"CHURN_SNOWFLAKE_PASSWORD": None, "CHURN_SNOWFLAKE_PRIVATE_KEY_PATH": str(encrypted), "CHURN_SNOWFLAKE_PRIVATE_KEY_PASSWORD": "passphrase"},
+        {
+            "CHURN_SNOWFLAKE_PASSWORD": None,
+            "CHURN_SNOWFLAKE_PRIVATE_KEY_PATH": str(encrypted),
+            "CHURN_SNOWFLAKE_PRIVATE_KEY_PASSWORD": "passphrase",
+        },
     ):
         with environment_variables(settings):
             warehouse = load_environment("dev").warehouse
@@ -265,15 +297,29 @@ def test_dev_refuses_the_prod_schema():
 def test_missing_settings_fail_at_load_naming_the_variables(tmp_path, env):
     clean = {k: v for k, v in os.environ.items() if not k.startswith("CHURN_SNOWFLAKE_")}
     clean.update({"CHURN_ENV": env, "CHURN_HOME": str(tmp_path), "DAGSTER_HOME": str(tmp_path)})
-    wanted = ["CHURN_SNOWFLAKE_ACCOUNT", "CHURN_SNOWFLAKE_USER", "CHURN_SNOWFLAKE_DATABASE", "CHURN_SNOWFLAKE_PASSWORD", "CHURN_SNOWFLAKE_PRIVATE_KEY"]
+    wanted = [
+        "CHURN_SNOWFLAKE_ACCOUNT",
+        "CHURN_SNOWFLAKE_USER",
+        "CHURN_SNOWFLAKE_DATABASE",
+        "CHURN_SNOWFLAKE_PASSWORD",
+        "CHURN_SNOWFLAKE_PRIVATE_KEY",
+    ]
 
-    validate = subprocess.run([str(VENV_BIN / "dagster"), "definitions", "validate", "-m", "churn_assets"], capture_output=True, text=True, env=clean, timeout=180)
+    validate = subprocess.run(
+        [str(VENV_BIN / "dagster"), "definitions", "validate", "-m", "churn_assets"],
+        capture_output=True,
+        text=True,
+        env=clean,
+        timeout=180,
+    )
     output = validate.stdout + validate.stderr
     assert validate.returncode != 0
     assert all(variable in output for variable in wanted), output
     assert "snowflake/connector" not in output and "dagster_snowflake" not in output, output
 
-    cli = subprocess.run([str(VENV_BIN / "churn-assets"), "run"], capture_output=True, text=True, env=clean, timeout=180)
+    cli = subprocess.run(
+        [str(VENV_BIN / "churn-assets"), "run"], capture_output=True, text=True, env=clean, timeout=180
+    )
     assert cli.returncode == 2
     assert len(cli.stderr.strip().splitlines()) == 1 and "Traceback" not in cli.stderr
     assert all(variable in cli.stderr for variable in wanted), cli.stderr
@@ -300,7 +346,9 @@ print(json.dumps({
 """
     environment = {k: v for k, v in os.environ.items() if not k.startswith("CHURN_SNOWFLAKE_")}
     environment.update({k: v for k, v in snowflake_variables(env).items() if v is not None}, CHURN_HOME=str(tmp_path))
-    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, env=environment, timeout=180)
+    result = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, env=environment, timeout=180
+    )
     assert result.returncode == 0, result.stderr
     loaded = json.loads(result.stdout.strip().splitlines()[-1])
     assert loaded["imported"] == [], loaded

@@ -36,7 +36,9 @@ def webserver(completed_home, tmp_path_factory):
     log = open(home / "webserver.log", "w")
     process = subprocess.Popen(
         [str(BIN / "dagster-webserver"), "-m", "churn_assets", "-h", "127.0.0.1", "-p", str(port)],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -47,7 +49,7 @@ def webserver(completed_home, tmp_path_factory):
                 break
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("webserver did not start: " + (home / "webserver.log").read_text()[-2000:])
+                    raise RuntimeError("webserver did not start: " + (home / "webserver.log").read_text()[-2000:]) from None
                 time.sleep(0.5)
         yield url, home
     finally:
@@ -60,8 +62,9 @@ def webserver(completed_home, tmp_path_factory):
 
 
 def graphql(url: str, query: str) -> dict:
-    request = urllib.request.Request(url + "/graphql", data=json.dumps({"query": query}).encode(),
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        url + "/graphql", data=json.dumps({"query": query}).encode(), headers={"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(request, timeout=60) as response:
         payload = json.loads(response.read())
     assert "errors" not in payload, payload
@@ -70,8 +73,11 @@ def graphql(url: str, query: str) -> dict:
 
 def test_graphql_asset_graph_has_every_model_chain_and_blocking_gates(webserver):
     url, _ = webserver
-    data = graphql(url, """{ assetNodes { assetKey { path } groupName dependencyKeys { path }
-        assetChecksOrError { ... on AssetChecks { checks { name blocking } } } } }""")
+    data = graphql(
+        url,
+        """{ assetNodes { assetKey { path } groupName dependencyKeys { path }
+        assetChecksOrError { ... on AssetChecks { checks { name blocking } } } } }""",
+    )
     nodes = {"/".join(n["assetKey"]["path"]): n for n in data["assetNodes"]}
     for model in load_catalog().models:
         chain = ["customers/snapshot"] + [f"{model}/{s}" for s in STAGES]
@@ -80,7 +86,13 @@ def test_graphql_asset_graph_has_every_model_chain_and_blocking_gates(webserver)
             assert upstream in parents, (upstream, downstream)
         assert nodes[f"{model}/published_predictions"]["groupName"] == model
         checks = {c["name"]: c["blocking"] for c in nodes[f"{model}/predictions"]["assetChecksOrError"]["checks"]}
-        assert checks == {"top_k_overlap": True, "predicted_rate": True, "score_psi": True, "coverage": True, "list_capacity": True}
+        assert checks == {
+            "top_k_overlap": True,
+            "predicted_rate": True,
+            "score_psi": True,
+            "coverage": True,
+            "list_capacity": True,
+        }
         model_checks = {c["name"]: c["blocking"] for c in nodes[f"{model}/model"]["assetChecksOrError"]["checks"]}
         assert model_checks == {"holdout_auc": False, "not_worse_than_champion": False}
     contract = nodes["customers/snapshot"]["assetChecksOrError"]["checks"]
@@ -101,10 +113,21 @@ def test_the_lineage_page_renders_the_asset_graph(webserver, tmp_path):
     # The UI greets a new local instance with a community pop-up over the graph; mark it seen.
     graphql(url, "mutation { setNuxSeen }")
     page = f"{url}/locations/churn_assets/asset-groups/churn"
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-             "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1400,900",
-             "--virtual-time-budget=25000"]
-    dom = subprocess.run([chromium(), *flags, "--dump-dom", f"{url}/assets?view=lineage"], capture_output=True, text=True, timeout=180)
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--window-size=1400,900",
+        "--virtual-time-budget=25000",
+    ]
+    dom = subprocess.run(
+        [chromium(), *flags, "--dump-dom", f"{url}/assets?view=lineage"], capture_output=True, text=True, timeout=180
+    )
     for name in ["snapshot", "training_set", "published_predictions", "monthly_report", "downgrade", "upsell"]:
         assert name in dom.stdout, name
 

@@ -105,8 +105,17 @@ def test_list_capacity_gate_fails_when_the_list_outgrows_the_team(completed_home
 
 def test_warehouse_references_and_bad_inputs(completed_home, files, capsys):
     with churn_home(completed_home):
-        code = main(["validate", "--prev-month-preds", f"warehouse:churn/{add_months(END_MONTH, -1):%Y-%m}",
-                     "--curr-month-preds", f"warehouse:churn/{END_MONTH:%Y-%m}", "--val-model-version", str(files["version"])])
+        code = main(
+            [
+                "validate",
+                "--prev-month-preds",
+                f"warehouse:churn/{add_months(END_MONTH, -1):%Y-%m}",
+                "--curr-month-preds",
+                f"warehouse:churn/{END_MONTH:%Y-%m}",
+                "--val-model-version",
+                str(files["version"]),
+            ]
+        )
         assert code == 0
         assert main(["validate", "--curr-month-preds", "/nonexistent.parquet"]) == 2
         assert main(["validate", "--curr-month-preds", "warehouse:churn/2031-01"]) == 2
@@ -117,9 +126,22 @@ def run_stage(home, files, curr, version):
     env = {**os.environ, "CHURN_HOME": str(home)}
     junit = files["folder"] / f"junit-{Path(curr).stem}.xml"
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "churn_assets_tests/validation", "-vv", f"--junitxml={junit}",
-         f"--val-model-version={version}", f"--prev-month-preds={files['prev']}", f"--curr-month-preds={curr}"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "churn_assets_tests/validation",
+            "-vv",
+            f"--junitxml={junit}",
+            f"--val-model-version={version}",
+            f"--prev-month-preds={files['prev']}",
+            f"--curr-month-preds={curr}",
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     return result, junit
 

@@ -43,7 +43,10 @@ def test_catalogue_path_comes_from_the_environment(tmp_path, raw, monkeypatch):
         (lambda r: r["models"]["churn"].pop("label"), "key 'label': is required"),
         (lambda r: r["models"]["churn"]["features"].append("churned_within_3m"), "leak"),
         (lambda r: r["models"]["churn"]["params"].update(seed=3), "set by the pipeline"),
-        (lambda r: r["sources"]["customers"].update(relation="analytics.v; drop"), "source 'customers', key 'relation'"),
+        (
+            lambda r: r["sources"]["customers"].update(relation="analytics.v; drop"),
+            "source 'customers', key 'relation'",
+        ),
         (lambda r: r.update(partitions_start="2024-01-15"), "first day of a month"),
         (lambda r: r["models"]["churn"]["categorical_features"].append("not_a_feature"), "not listed in features"),
     ],
@@ -67,7 +70,7 @@ def test_unparseable_yaml_is_a_catalogue_error(tmp_path):
 
 def test_a_model_declared_twice_is_refused(tmp_path):
     text = DEFAULT_CATALOG.read_text()
-    churn_entry = text[text.index("  churn:\n"):text.index("  downgrade:\n")]
+    churn_entry = text[text.index("  churn:\n") : text.index("  downgrade:\n")]
     path = tmp_path / "models.yaml"
     path.write_text(text + "\n" + churn_entry)
     with pytest.raises(CatalogError, match="duplicate key 'churn'"):

@@ -45,7 +45,9 @@ def test_ranks_are_unique_dense_and_break_ties_by_customer_id():
 
 @pytest.mark.parametrize("flag", [True, 1, "true", "TRUE"])
 def test_exclusions_match_booleans_in_any_warehouse_spelling(flag):
-    frame = pd.DataFrame({"do_not_contact": [flag, False if flag is not True else False], "status": ["active", "cancelled"]})
+    frame = pd.DataFrame(
+        {"do_not_contact": [flag, False if flag is not True else False], "status": ["active", "cancelled"]}
+    )
     rules = [Exclusion("do_not_contact", True, "dnc"), Exclusion("status", "cancelled", "churned")]
     assert excluded_mask(frame, rules).tolist() == [True, True]
     assert excluded_mask(frame, rules[:1]).tolist() == [True, False]

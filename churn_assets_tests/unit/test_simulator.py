@@ -16,17 +16,38 @@ END = dt.date(2025, 6, 1)
 FIRST = dt.date(2024, 11, 1)
 
 VIEW_TYPES = {
-    "customer_id": "BIGINT", "snapshot_month": "DATE",
-    "plan": "VARCHAR", "contract_type": "VARCHAR", "region": "VARCHAR", "payment_method": "VARCHAR",
-    "segment": "VARCHAR", "age_band": "VARCHAR", "acquisition_channel": "VARCHAR",
-    "tenure_months": "BIGINT", "monthly_charges": "DOUBLE", "total_charges": "DOUBLE",
-    "data_usage_gb": "DOUBLE", "usage_change_3m": "DOUBLE", "call_minutes": "DOUBLE",
-    "num_support_tickets_3m": "BIGINT", "late_payments_6m": "BIGINT", "days_to_contract_end": "BIGINT",
-    "num_products": "BIGINT", "has_streaming": "BOOLEAN", "has_device_protection": "BOOLEAN",
-    "paperless_billing": "BOOLEAN", "discount_pct": "DOUBLE", "nps_score": "BIGINT",
-    "avg_session_minutes": "DOUBLE", "logins_last_month": "BIGINT", "satisfaction_score": "DOUBLE",
-    "do_not_contact": "BOOLEAN", "account_status": "VARCHAR",
-    "churned_within_3m": "SMALLINT", "downgraded_next_month": "SMALLINT", "upgraded_next_month": "SMALLINT",
+    "customer_id": "BIGINT",
+    "snapshot_month": "DATE",
+    "plan": "VARCHAR",
+    "contract_type": "VARCHAR",
+    "region": "VARCHAR",
+    "payment_method": "VARCHAR",
+    "segment": "VARCHAR",
+    "age_band": "VARCHAR",
+    "acquisition_channel": "VARCHAR",
+    "tenure_months": "BIGINT",
+    "monthly_charges": "DOUBLE",
+    "total_charges": "DOUBLE",
+    "data_usage_gb": "DOUBLE",
+    "usage_change_3m": "DOUBLE",
+    "call_minutes": "DOUBLE",
+    "num_support_tickets_3m": "BIGINT",
+    "late_payments_6m": "BIGINT",
+    "days_to_contract_end": "BIGINT",
+    "num_products": "BIGINT",
+    "has_streaming": "BOOLEAN",
+    "has_device_protection": "BOOLEAN",
+    "paperless_billing": "BOOLEAN",
+    "discount_pct": "DOUBLE",
+    "nps_score": "BIGINT",
+    "avg_session_minutes": "DOUBLE",
+    "logins_last_month": "BIGINT",
+    "satisfaction_score": "DOUBLE",
+    "do_not_contact": "BOOLEAN",
+    "account_status": "VARCHAR",
+    "churned_within_3m": "SMALLINT",
+    "downgraded_next_month": "SMALLINT",
+    "upgraded_next_month": "SMALLINT",
 }
 LABELS = ["churned_within_3m", "downgraded_next_month", "upgraded_next_month"]
 
@@ -188,7 +209,8 @@ def test_seeding_twice_recreates_cleanly(tmp_path):
     with duckdb.connect(str(path), read_only=True) as conn:
         tables = conn.execute(
             "SELECT table_schema || '.' || table_name FROM information_schema.tables "
-            "WHERE table_schema IN ('raw', 'analytics') ORDER BY 1").fetchall()
+            "WHERE table_schema IN ('raw', 'analytics') ORDER BY 1"
+        ).fetchall()
         rows = conn.execute(f"SELECT count(*) FROM {VIEW}").fetchone()[0]
     assert ("raw.leftover",) not in tables
     assert ("analytics.customer_features_monthly",) in tables

@@ -11,9 +11,15 @@ import pytest
 
 def pytest_addoption(parser):
     group = parser.getgroup("churn validation")
-    group.addoption("--val-model-version", type=int, default=None, help="model version the current predictions must come from")
-    group.addoption("--prev-month-preds", default=None, help="previous month's predictions (file or warehouse:<model>/<YYYY-MM>)")
-    group.addoption("--curr-month-preds", default=None, help="current month's predictions (file or warehouse:<model>/<YYYY-MM>)")
+    group.addoption(
+        "--val-model-version", type=int, default=None, help="model version the current predictions must come from"
+    )
+    group.addoption(
+        "--prev-month-preds", default=None, help="previous month's predictions (file or warehouse:<model>/<YYYY-MM>)"
+    )
+    group.addoption(
+        "--curr-month-preds", default=None, help="current month's predictions (file or warehouse:<model>/<YYYY-MM>)"
+    )
     group.addoption("--val-model", default="churn", help="catalogue model whose thresholds apply")
 
 
@@ -26,7 +32,9 @@ def gate_results(request):
 
     options = request.config.option
     if not options.curr_month_preds:
-        raise pytest.UsageError("the Validation stage needs --curr-month-preds (and usually --prev-month-preds, --val-model-version)")
+        raise pytest.UsageError(
+            "the Validation stage needs --curr-month-preds (and usually --prev-month-preds, --val-model-version)"
+        )
     spec = load_catalog().models[options.val_model]
     warehouse = load_environment().warehouse
     try:

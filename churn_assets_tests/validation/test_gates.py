@@ -8,4 +8,6 @@ from churn_assets.rules.gates import BUSINESS_GATES
 @pytest.mark.parametrize("gate", ["model_version", *BUSINESS_GATES])
 def test_gate(gate_results, gate):
     result = gate_results[gate]
-    assert result.passed, f"{gate}: {result.summary} (value {result.value}, threshold {result.threshold}) {result.details or ''}"
+    assert result.passed, (
+        f"{gate}: {result.summary} (value {result.value}, threshold {result.threshold}) {result.details or ''}"
+    )
