@@ -25,8 +25,7 @@ run: install
 	$(BIN)/churn-assets run
 
 ui: install
-	mkdir -p $(CHURN_HOME)/dagster
-	test -f $(CHURN_HOME)/dagster/dagster.yaml || cp dagster.yaml $(CHURN_HOME)/dagster/dagster.yaml
+	$(BIN)/python -m churn_assets.local_instance $(CHURN_HOME)/dagster
 	DAGSTER_HOME=$(CHURN_HOME)/dagster $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 test: install ui-test-deps

@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -204,12 +203,10 @@ def _dagster_instance():
     """The persistent local Dagster instance (runs show up in `make ui`)."""
     from dagster import DagsterInstance
 
-    from churn_assets.environment import REPO_ROOT, churn_home
+    from churn_assets.environment import churn_home
+    from churn_assets.local_instance import prepare_local_instance
 
-    home = Path(os.environ.get("DAGSTER_HOME") or churn_home() / "dagster")
-    home.mkdir(parents=True, exist_ok=True)
-    if not (home / "dagster.yaml").exists() and (REPO_ROOT / "dagster.yaml").exists():
-        shutil.copy(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
+    home = prepare_local_instance(Path(os.environ.get("DAGSTER_HOME") or churn_home() / "dagster"))
     os.environ["DAGSTER_HOME"] = str(home)
     return DagsterInstance.get()
 

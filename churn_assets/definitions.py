@@ -12,7 +12,6 @@ from dagster import (
     MonthlyPartitionsDefinition,
     build_schedule_from_partitioned_job,
     define_asset_job,
-    definitions,
     in_process_executor,
     multiprocess_executor,
     with_source_code_references,
@@ -101,10 +100,3 @@ def check_sources(catalog: Catalog, environment: Environment) -> None:
         known = known_source_columns(environment.warehouse, source)
         if known is not None:
             check_against_source(catalog, source.name, *known)
-
-
-@definitions
-def defs() -> Definitions:
-    """The code location's entry point, built when Dagster loads it (not at import), so the
-    catalogue and CHURN_ENV are read then, and a bad one is reported by the loader."""
-    return build_definitions()

@@ -60,21 +60,12 @@ def run_pipeline(home: Path, first=None, last=None, models=("churn",), force_sna
 
 
 def dagster_instance(home: Path):
-    """The project's local instance configuration (dagster.yaml) in `home/dagster`."""
+    """The project's local instance (churn_assets/local_instance.py) in `home/dagster`."""
     from dagster import DagsterInstance
 
-    from churn_assets.environment import REPO_ROOT
+    from churn_assets.local_instance import prepare_local_instance
 
-    folder = home / "dagster"
-    folder.mkdir(exist_ok=True)
-    config = (
-        (REPO_ROOT / "dagster.yaml")
-        .read_text()
-        .replace("env: DAGSTER_HOME", f"'{folder}'")
-        .replace("base_dir:\n      '", "base_dir: '")
-    )
-    (folder / "dagster.yaml").write_text(config)
-    return DagsterInstance.local_temp(str(folder))
+    return DagsterInstance.local_temp(str(prepare_local_instance(home / "dagster")))
 
 
 def seed(home: Path, customers=CUSTOMERS, months=MONTHS, end_month=END_MONTH):
