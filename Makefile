@@ -28,15 +28,17 @@ ui: install
 	$(BIN)/python -m churn_assets.local_instance $(CHURN_HOME)/dagster
 	DAGSTER_HOME=$(CHURN_HOME)/dagster $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
+# Tests train many small models while other processes (webserver, code server) run: one XGBoost
+# thread each avoids OpenMP threads spinning against each other on a 2-core machine.
 test: install ui-test-deps
-	$(BIN)/python -m pytest churn_assets_tests/unit churn_assets_tests/integration -q --junitxml=test-results.xml
+	CHURN_TRAIN_THREADS=$${CHURN_TRAIN_THREADS:-1} $(BIN)/python -m pytest churn_assets_tests/unit churn_assets_tests/integration -q --junitxml=test-results.xml
 
 # The pipeline's Tests stage runs the two halves as separate jobs, each with its JUnit file.
 test-unit: install
-	$(BIN)/python -m pytest churn_assets_tests/unit -q --junitxml=test-results-unit.xml
+	CHURN_TRAIN_THREADS=$${CHURN_TRAIN_THREADS:-1} $(BIN)/python -m pytest churn_assets_tests/unit -q --junitxml=test-results-unit.xml
 
 test-integration: install ui-test-deps
-	$(BIN)/python -m pytest churn_assets_tests/integration -q --junitxml=test-results-integration.xml
+	CHURN_TRAIN_THREADS=$${CHURN_TRAIN_THREADS:-1} $(BIN)/python -m pytest churn_assets_tests/integration -q --junitxml=test-results-integration.xml
 
 # The UI test screenshots the lineage page in Debian's headless Chromium.
 ui-test-deps:
