@@ -128,3 +128,14 @@ def query(home: Path, sql: str, params=()):
 
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as conn:
         return conn.execute(sql, list(params)).df()
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Print the bad-input matrix when its tests ran (churn_assets_tests/integration/test_incidents.py)."""
+    import sys
+
+    module = sys.modules.get("churn_assets_tests.integration.test_incidents")
+    if module is not None and module.MATRIX:
+        terminalreporter.write_line("")
+        for line in module.format_matrix():
+            terminalreporter.write_line(line)

@@ -24,7 +24,7 @@ from churn_assets.catalog import Catalog, SourceSpec
 from churn_assets.checks.results import record_gates
 from churn_assets.checks.contract import ContractSpec, validate_snapshot
 from churn_assets.modeling import frame_hash
-from churn_assets.rules.months import add_months
+from churn_assets.rules.months import add_months, last_completed_month
 from churn_assets.warehouse import Warehouse
 from churn_assets.warehouse.files import ensure_loaded
 from churn_assets.assets.retries import WAREHOUSE_RETRY, fail_fast_unless_transient
@@ -119,6 +119,8 @@ def build_snapshot_asset(
                 int(reference * (1 + source.max_row_count_change)) + 1,
             )
         contract = validate_snapshot(frame, contract_spec, band)
+        for expectation, column, what in timing_problems(warehouse, catalog, source, relation, month):
+            contract.add_failure(expectation, column, what)
         check = AssetCheckResult(
             check_name=CONTRACT_CHECK,
             passed=contract.passed,
@@ -177,6 +179,31 @@ def build_snapshot_asset(
         )
 
     return snapshot
+
+
+def timing_problems(warehouse: Warehouse, catalog: Catalog, source: SourceSpec, relation: str, month: dt.date):
+    """What the source cannot know yet: rows dated after the last completed month, and labels of
+    this month filled in before their window has closed (both would leak the future)."""
+    newest = last_completed_month()
+    future = int(warehouse.query(f"SELECT count(*) AS n FROM {relation} WHERE snapshot_month > ?", [newest])["n"].iloc[0])
+    if future:
+        yield "no_rows_dated_in_the_future", "snapshot_month", f"{future} rows dated after {newest}, the last completed month"
+    checked = set()
+    for model in catalog.models_of_source(source.name):
+        if model.label not in checked and add_months(month, model.horizon_months) > newest:
+            checked.add(model.label)
+            known = int(
+                warehouse.query(
+                    f"SELECT count(*) AS n FROM {relation} WHERE snapshot_month = ? AND {model.label} IS NOT NULL", [month]
+                )["n"].iloc[0]
+            )
+            if known:
+                yield (
+                    "labels_unknown_until_their_window_closes",
+                    model.label,
+                    f"{known} rows of {month} already have {model.label}, whose {model.horizon_months}-month window "
+                    f"closes after {newest}",
+                )
 
 
 def _manifest(warehouse: Warehouse, source_name: str) -> pd.DataFrame:

@@ -25,6 +25,11 @@ class ContractResult:
     failures: list[dict[str, Any]] = field(default_factory=list)
     evaluated: int = 0
 
+    def add_failure(self, expectation: str, column: str | None, what: str) -> None:
+        """A failure found outside the GX suite (e.g. by a query on the whole source)."""
+        self.failures.append({"expectation": expectation, "column": column, "what": what})
+        self.passed = False
+
     def summary(self) -> str:
         if self.passed:
             return f"all {self.evaluated} expectations met on {self.row_count} rows"
@@ -91,7 +96,11 @@ class ContractSpec:
     value_ranges: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
 
 
-def build_suite(columns: list[str], contract: ContractSpec, row_count_range: tuple[int, int] | None):
+# Below this many rows a constant feature may be chance; above it, it is a broken feed.
+MIN_ROWS_FOR_VARIETY = 100
+
+
+def build_suite(columns: list[str], contract: ContractSpec, row_count_range: tuple[int, int] | None, rows: int = 0):
     """The expectations for one snapshot; column-level checks only on columns that exist
     (a missing column is reported once, by its existence check)."""
     import great_expectations as gx
@@ -110,6 +119,9 @@ def build_suite(columns: list[str], contract: ContractSpec, row_count_range: tup
     for column in contract.numeric_columns:
         if column in present:
             suite.add_expectation(gxe.ExpectColumnValuesToBeInTypeList(column=column, type_list=NUMERIC_TYPES))
+            if rows >= MIN_ROWS_FOR_VARIETY:
+                # A feature with one value for every customer carries no signal: a feed stuck on a default.
+                suite.add_expectation(gxe.ExpectColumnUniqueValueCountToBeBetween(column=column, min_value=2))
     for column in contract.text_columns:
         if column in present:
             suite.add_expectation(gxe.ExpectColumnValuesToBeInTypeList(column=column, type_list=TEXT_TYPES))
@@ -132,7 +144,7 @@ def validate_snapshot(
 ) -> ContractResult:
     """Run the contract on one month's rows and explain every failed expectation."""
     batch_definition = _validator()  # creates the GX context the suite binds to
-    suite = build_suite(list(frame.columns), contract, row_count_range)
+    suite = build_suite(list(frame.columns), contract, row_count_range, rows=len(frame))
     outcome = batch_definition.get_batch(batch_parameters={"dataframe": _plain_dtypes(frame)}).validate(
         suite, result_format="SUMMARY"
     )

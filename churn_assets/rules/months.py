@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 
 def parse_month(value: str | dt.date) -> dt.date:
@@ -40,10 +41,22 @@ def month_range(first: dt.date, last: dt.date) -> list[dt.date]:
     return months
 
 
-def last_completed_month(today: dt.date | None = None) -> dt.date:
-    """The month before the one `today` is in."""
-    today = today or dt.date.today()
-    return add_months(today.replace(day=1), -1)
+def today() -> dt.date:
+    """Today, or $CHURN_TODAY (YYYY-MM-DD) to replay the pipeline as of a past date (tests, demos):
+    the checks that depend on the present (rows dated in the future, labels known too early) use it."""
+    override = os.environ.get("CHURN_TODAY")
+    if override:
+        try:
+            return dt.date.fromisoformat(override)
+        except ValueError:
+            raise ValueError(f"CHURN_TODAY={override!r} is not a date (YYYY-MM-DD)") from None
+    return dt.date.today()
+
+
+def last_completed_month(on: dt.date | None = None) -> dt.date:
+    """The month before the one `on` (default: today()) is in."""
+    on = on or today()
+    return add_months(on.replace(day=1), -1)
 
 
 def latest_labelled_month(month: dt.date, horizon_months: int) -> dt.date:

@@ -80,6 +80,53 @@ def _excluded_customers_listed(month: dt.date, column: str) -> str:
     return f"SELECT * REPLACE ({_in_month(month, 'CAST(NULL AS BOOLEAN)', 'do_not_contact')} AS do_not_contact) FROM {CLEAN}"
 
 
+def _mistyped_column(month: dt.date, column: str) -> str:
+    # An export starts writing amounts as text with a currency suffix.
+    return f"SELECT * REPLACE (CAST(monthly_charges AS VARCHAR) || ' EUR' AS monthly_charges) FROM {CLEAN}"
+
+
+def _malformed_ids(month: dt.date, column: str) -> str:
+    # A source system prefixes some ids: the id column turns into text.
+    ids = "CASE WHEN customer_id % 100 = 0 THEN 'CUST-' || customer_id ELSE CAST(customer_id AS VARCHAR) END"
+    return f"SELECT * REPLACE ({_in_month(month, ids, 'CAST(customer_id AS VARCHAR)')} AS customer_id) FROM {CLEAN}"
+
+
+def _out_of_range(month: dt.date, column: str) -> str:
+    tenure = "CASE WHEN customer_id % 100 = 0 THEN -5 ELSE tenure_months END"
+    return f"SELECT * REPLACE ({_in_month(month, tenure, 'tenure_months')} AS tenure_months) FROM {CLEAN}"
+
+
+def _infinite_values(month: dt.date, column: str) -> str:
+    charges = "CASE WHEN customer_id % 100 = 0 THEN CAST('inf' AS DOUBLE) ELSE monthly_charges END"
+    return f"SELECT * REPLACE ({_in_month(month, charges, 'monthly_charges')} AS monthly_charges) FROM {CLEAN}"
+
+
+def _constant_feature(month: dt.date, column: str) -> str:
+    # A feed stuck on its default value for every customer.
+    return f"SELECT * REPLACE ({_in_month(month, '3.0', 'satisfaction_score')} AS satisfaction_score) FROM {CLEAN}"
+
+
+def _unseen_category(month: dt.date, column: str) -> str:
+    # A new plan launches: a category no model saw in training (scored as missing, no error).
+    plan = "CASE WHEN customer_id % 20 = 0 THEN 'platinum' ELSE plan END"
+    return f"SELECT * REPLACE ({_in_month(month, plan, 'plan')} AS plan) FROM {CLEAN}"
+
+
+def _future_rows(month: dt.date, column: str) -> str:
+    # Rows stamped two months after the month: a clock or ETL error.
+    later = f"DATE '{(month.replace(day=1) + dt.timedelta(days=62)).replace(day=1).isoformat()}'"
+    return (
+        f"SELECT * FROM {CLEAN} UNION ALL "
+        f"SELECT * REPLACE ({later} AS snapshot_month) FROM {CLEAN} WHERE snapshot_month = {_lit(month)}"
+    )
+
+
+def _immature_labels(month: dt.date, column: str) -> str:
+    # The view stops masking labels whose window has not closed: the outcome leaks into the month.
+    label = "COALESCE(churned_within_3m, CAST(customer_id % 2 AS SMALLINT))"
+    return f"SELECT * REPLACE ({_in_month(month, label, 'churned_within_3m')} AS churned_within_3m) FROM {CLEAN}"
+
+
 INCIDENTS: dict[str, tuple[str, Callable[[dt.date, str], str]]] = {
     "missing-column": (
         "the view drops a feature column (--column, default tenure_months), every month",
@@ -93,6 +140,14 @@ INCIDENTS: dict[str, tuple[str, Callable[[dt.date, str], str]]] = {
     "unit-change": ("monthly_charges arrive in cents instead of currency units", _unit_change),
     "scrambled-ids": ("features attached to the wrong customers in one month", _scrambled_ids),
     "excluded-customers-listed": ("do_not_contact flags arrive NULL for the month", _excluded_customers_listed),
+    "mistyped-column": ("monthly_charges arrive as text ('12.50 EUR'), every month", _mistyped_column),
+    "malformed-ids": ("1% of the month's customer_id arrive as 'CUST-<id>' text", _malformed_ids),
+    "out-of-range": ("1% of the month's tenure_months are negative", _out_of_range),
+    "infinite-values": ("1% of the month's monthly_charges are infinite", _infinite_values),
+    "constant-feature": ("satisfaction_score is 3.0 for every customer of the month", _constant_feature),
+    "unseen-category": ("5% of the month's customers on a new plan 'platinum' (handled, not an error)", _unseen_category),
+    "future-rows": ("a copy of the month dated two months later", _future_rows),
+    "immature-labels": ("churned_within_3m filled in for the month before its window closed", _immature_labels),
 }
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from churn_assets.rules.months import last_completed_month
 from churn_assets.simulate.business import simulate_business
 
 VIEW = "analytics.customer_features_monthly"
@@ -161,12 +162,6 @@ LEFT JOIN tier_moves m
     ON m.customer_id = b.customer_id
    AND m.change_month = CAST(b.snapshot_month + INTERVAL '1' MONTH AS DATE)
 """
-
-
-def last_completed_month(today: dt.date | None = None) -> dt.date:
-    """First day of the calendar month before ``today``'s month."""
-    today = today or dt.date.today()
-    return (dt.date(today.year, today.month, 1) - dt.timedelta(days=1)).replace(day=1)
 
 
 def _select_cast(columns: dict[str, str]) -> str:

@@ -76,4 +76,7 @@ class DuckDBWarehouse(Warehouse):
                     conn.execute(f"ALTER TABLE {self.table(table)} ADD COLUMN {quoted} {types[column]}")
             conn.execute(f"INSERT INTO {self.table(table)} BY NAME SELECT * FROM incoming_frame")
         finally:
-            conn.unregister("incoming_frame")
+            try:
+                conn.unregister("incoming_frame")
+            except duckdb.Error:
+                pass  # an aborted transaction refuses even this; the original error is what matters
