@@ -28,6 +28,7 @@ from churn_assets.assets.common import (
 from churn_assets.catalog import ModelSpec
 from churn_assets.checks.results import check_result, record_gates
 from churn_assets.rules import gates as rules
+from churn_assets.rules.months import add_months
 from churn_assets.rules.lists import excluded_mask, list_size, rank_scores
 from churn_assets.warehouse import Warehouse, registry
 from churn_assets.assets.retries import WAREHOUSE_RETRY, fail_fast_unless_transient
@@ -141,6 +142,14 @@ def build_predictions_asset(spec: ModelSpec, partitions_def: PartitionsDefinitio
             if previous_month
             else None
         )
+        last_month = add_months(month, -1)
+        psi_reference = (
+            previous
+            if previous_month == last_month
+            else load_month_predictions(warehouse, spec.name, last_month) if previous_month else None
+        )
+        if psi_reference is not None and not len(psi_reference.ids):
+            psi_reference = previous
         results = rules.business_gates(
             spec.gates,
             spec.list_top_fraction,
@@ -148,6 +157,7 @@ def build_predictions_asset(spec: ModelSpec, partitions_def: PartitionsDefinitio
             previous,
             eligible_ids=ids,
             excluded_ids=snapshot["customer_id"].to_numpy()[excluded],
+            psi_reference=psi_reference,
         )
         for gate in results:
             (context.log.info if gate.passed else context.log.error)(

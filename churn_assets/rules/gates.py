@@ -62,13 +62,19 @@ def business_gates(
     previous: MonthPredictions | None,
     eligible_ids: np.ndarray | None = None,
     excluded_ids: np.ndarray | None = None,
+    psi_reference: MonthPredictions | None = None,
 ) -> list[GateResult]:
-    """Evaluate every business-rule gate of a month's predictions against the catalogue thresholds."""
+    """Evaluate every business-rule gate of a month's predictions against the catalogue thresholds.
+
+    `previous` is the last published month (the list the business saw: overlap); `psi_reference`
+    the month just before, published or not (score stability month over month), default `previous`.
+    Comparing scores with a stale month would let one blocked month block every month after it.
+    """
     listed = current.listed(top_fraction)
     return [
         _overlap(gates, top_fraction, current, previous, listed),
         _predicted_rate(gates, current),
-        _psi(gates, current, previous),
+        _psi(gates, current, psi_reference if psi_reference is not None else previous),
         _coverage(current, listed, eligible_ids, excluded_ids),
         _capacity(gates, listed),
     ]

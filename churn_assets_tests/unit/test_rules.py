@@ -51,3 +51,29 @@ def test_exclusions_match_booleans_in_any_warehouse_spelling(flag):
     rules = [Exclusion("do_not_contact", True, "dnc"), Exclusion("status", "cancelled", "churned")]
     assert excluded_mask(frame, rules).tolist() == [True, True]
     assert excluded_mask(frame, rules[:1]).tolist() == [True, False]
+
+
+def _month(ids, scores, month):
+    import datetime as dt
+
+    from churn_assets.rules.gates import MonthPredictions
+
+    return MonthPredictions(ids=np.asarray(ids), scores=np.asarray(scores, dtype=float),
+                            ranks=rank_scores(np.asarray(scores, dtype=float), np.asarray(ids)), month=dt.date(*month, 1))
+
+
+def test_psi_compares_with_the_month_just_before_not_a_stale_published_one():
+    from churn_assets.catalog import load_catalog
+    from churn_assets.rules.gates import SCORE_PSI, business_gates
+
+    rng = np.random.default_rng(0)
+    ids = np.arange(5000)
+    stale = _month(ids, rng.beta(1, 30, 5000), (2025, 1))  # last published, months ago
+    last = _month(ids, rng.beta(2, 10, 5000), (2025, 4))  # scored last month, not published
+    now = _month(ids, rng.beta(2, 10, 5000), (2025, 5))
+    spec = load_catalog().models["churn"]
+    by_name = lambda results: {r.name: r for r in results}  # noqa: E731
+    against_stale = by_name(business_gates(spec.gates, 0.1, now, stale))[SCORE_PSI]
+    against_last = by_name(business_gates(spec.gates, 0.1, now, stale, psi_reference=last))[SCORE_PSI]
+    assert not against_stale.passed and against_stale.value > spec.gates.max_psi
+    assert against_last.passed and against_last.value < 0.05
