@@ -146,7 +146,9 @@ def build_predictions_asset(spec: ModelSpec, partitions_def: PartitionsDefinitio
         psi_reference = (
             previous
             if previous_month == last_month
-            else load_month_predictions(warehouse, spec.name, last_month) if previous_month else None
+            else load_month_predictions(warehouse, spec.name, last_month)
+            if previous_month
+            else None
         )
         if psi_reference is not None and not len(psi_reference.ids):
             psi_reference = previous

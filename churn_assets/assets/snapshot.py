@@ -185,16 +185,23 @@ def timing_problems(warehouse: Warehouse, catalog: Catalog, source: SourceSpec, 
     """What the source cannot know yet: rows dated after the last completed month, and labels of
     this month filled in before their window has closed (both would leak the future)."""
     newest = last_completed_month()
-    future = int(warehouse.query(f"SELECT count(*) AS n FROM {relation} WHERE snapshot_month > ?", [newest])["n"].iloc[0])
+    future = int(
+        warehouse.query(f"SELECT count(*) AS n FROM {relation} WHERE snapshot_month > ?", [newest])["n"].iloc[0]
+    )
     if future:
-        yield "no_rows_dated_in_the_future", "snapshot_month", f"{future} rows dated after {newest}, the last completed month"
+        yield (
+            "no_rows_dated_in_the_future",
+            "snapshot_month",
+            f"{future} rows dated after {newest}, the last completed month",
+        )
     checked = set()
     for model in catalog.models_of_source(source.name):
         if model.label not in checked and add_months(month, model.horizon_months) > newest:
             checked.add(model.label)
             known = int(
                 warehouse.query(
-                    f"SELECT count(*) AS n FROM {relation} WHERE snapshot_month = ? AND {model.label} IS NOT NULL", [month]
+                    f"SELECT count(*) AS n FROM {relation} WHERE snapshot_month = ? AND {model.label} IS NOT NULL",
+                    [month],
                 )["n"].iloc[0]
             )
             if known:

@@ -145,7 +145,10 @@ INCIDENTS: dict[str, tuple[str, Callable[[dt.date, str], str]]] = {
     "out-of-range": ("1% of the month's tenure_months are negative", _out_of_range),
     "infinite-values": ("1% of the month's monthly_charges are infinite", _infinite_values),
     "constant-feature": ("satisfaction_score is 3.0 for every customer of the month", _constant_feature),
-    "unseen-category": ("5% of the month's customers on a new plan 'platinum' (handled, not an error)", _unseen_category),
+    "unseen-category": (
+        "5% of the month's customers on a new plan 'platinum' (handled, not an error)",
+        _unseen_category,
+    ),
     "future-rows": ("a copy of the month dated two months later", _future_rows),
     "immature-labels": ("churned_within_3m filled in for the month before its window closed", _immature_labels),
 }

@@ -49,7 +49,9 @@ def webserver(completed_home, tmp_path_factory):
                 break
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("webserver did not start: " + (home / "webserver.log").read_text()[-2000:]) from None
+                    raise RuntimeError(
+                        "webserver did not start: " + (home / "webserver.log").read_text()[-2000:]
+                    ) from None
                 time.sleep(0.5)
         yield url, home
     finally:

@@ -58,8 +58,12 @@ def _month(ids, scores, month):
 
     from churn_assets.rules.gates import MonthPredictions
 
-    return MonthPredictions(ids=np.asarray(ids), scores=np.asarray(scores, dtype=float),
-                            ranks=rank_scores(np.asarray(scores, dtype=float), np.asarray(ids)), month=dt.date(*month, 1))
+    return MonthPredictions(
+        ids=np.asarray(ids),
+        scores=np.asarray(scores, dtype=float),
+        ranks=rank_scores(np.asarray(scores, dtype=float), np.asarray(ids)),
+        month=dt.date(*month, 1),
+    )
 
 
 def test_psi_compares_with_the_month_just_before_not_a_stale_published_one():
