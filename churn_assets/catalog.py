@@ -156,7 +156,11 @@ def load_catalog(path: str | Path | None = None) -> Catalog:
     except FileNotFoundError as exc:
         raise CatalogError(f"{path}: catalogue file not found") from exc
     except yaml.YAMLError as exc:
-        raise CatalogError(f"{path}: not valid YAML: {exc}") from exc
+        # One line: where and what (PyYAML's own message spans several lines with a code excerpt).
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise CatalogError(f"{path}: not valid YAML{where}: {problem}") from exc
     return _parse(path, raw)
 
 

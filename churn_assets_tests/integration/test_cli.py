@@ -55,3 +55,11 @@ def test_seed_run_and_query_from_the_command_line(tmp_path):
     assert refused.returncode == 2
     still = cli("sql", "SELECT count(*) AS n FROM churn.published_predictions", tmp_path=tmp_path)
     assert still.stdout == listed.stdout
+
+
+def test_a_malformed_catalogue_is_one_line_and_exit_2(tmp_path):
+    bad = tmp_path / "models.yaml"
+    bad.write_text("models: [unclosed\n  churn: {")
+    result = cli("run", env_extra={"CHURN_MODELS": str(bad)}, tmp_path=tmp_path)
+    assert result.returncode == 2 and "not valid YAML" in result.stderr
+    assert str(bad) in result.stderr and len(result.stderr.strip().splitlines()) == 1
