@@ -123,7 +123,11 @@ def _seed(args) -> int:
         end_month=_month_arg(args.end_month, "--end-month"),
         progress=lambda message: print(f"  seed: {message}", flush=True),
     )
-    print(f"Seeded {database} in {time.perf_counter() - started:.1f}s: {summary}")
+    print(
+        f"Seeded {database} in {time.perf_counter() - started:.1f}s: {summary['customers_total']:,} customers, "
+        f"{summary['rows']['raw.customer_months']:,} customer-months, {summary['first_month']:%Y-%m} .. "
+        f"{summary['as_of_month']:%Y-%m}; source view {summary['view']}"
+    )
     return 0
 
 
