@@ -17,8 +17,8 @@ import pandas as pd
 
 
 def threads() -> int:
-    """XGBoost threads: $CHURN_TRAIN_THREADS, else every core. OpenMP spins at its barriers, so
-    on a machine shared with other busy processes fewer threads than cores can be much faster."""
+    """XGBoost threads: $CHURN_TRAIN_THREADS, else every core (OpenMP waits passively: see
+    churn_assets/__init__.py, so sharing the machine with other busy processes stays cheap)."""
     return int(os.environ.get("CHURN_TRAIN_THREADS") or os.cpu_count() or 1)
 
 
