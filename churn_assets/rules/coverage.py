@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -40,19 +41,23 @@ def coverage(
     Without the population (eligible_ids None, e.g. validating bare prediction files), only
     uniqueness and valid scores are checked.
     """
-    scored_ids = np.asarray(scored_ids)
-    unique, counts = np.unique(scored_ids, return_counts=True)
+    # Hash-based set operations (pandas): linear in the month's size, where numpy's sort-based
+    # unique/setdiff1d took minutes at 10M customers.
+    scored = pd.Index(np.asarray(scored_ids))
+    duplicated = scored[scored.duplicated()].unique()[:examples].tolist()
     scores = np.asarray(scores, dtype=float)
     invalid = int(np.sum(~np.isfinite(scores) | (scores < 0) | (scores > 1)))
     missing = not_eligible = excluded_listed = None
     if eligible_ids is not None:
-        missing = np.setdiff1d(np.asarray(eligible_ids), unique)[:examples].tolist()
-        not_eligible = np.setdiff1d(unique, np.asarray(eligible_ids))[:examples].tolist()
+        eligible = pd.Index(np.asarray(eligible_ids))
+        missing = eligible[~eligible.isin(scored)][:examples].tolist()
+        not_eligible = scored[~scored.isin(eligible)].unique()[:examples].tolist()
     if excluded_ids is not None:
-        excluded_listed = np.intersect1d(np.asarray(listed_ids), np.asarray(excluded_ids))[:examples].tolist()
+        listed = pd.Index(np.asarray(listed_ids))
+        excluded_listed = listed[listed.isin(np.asarray(excluded_ids))][:examples].tolist()
     return CoverageResult(
-        scored=len(scored_ids),
-        duplicated_ids=unique[counts > 1][:examples].tolist(),
+        scored=len(scored),
+        duplicated_ids=duplicated,
         invalid_scores=invalid,
         missing_eligible=missing,
         scored_not_eligible=not_eligible,

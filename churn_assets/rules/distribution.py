@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 
 def psi(expected: np.ndarray, actual: np.ndarray, bins: int = 10) -> float:
@@ -23,18 +24,24 @@ def psi(expected: np.ndarray, actual: np.ndarray, bins: int = 10) -> float:
     return float(np.sum((actual_share - expected_share) * np.log(actual_share / expected_share)))
 
 
-def rank_correlation(current: dict | None, previous: dict | None) -> tuple[float | None, int]:
+def rank_correlation(current, previous, max_customers: int = 1_000_000, seed: int = 0) -> tuple[float | None, int]:
     """Spearman correlation of scores for customers scored in both months, and how many they are.
 
-    `current` and `previous` map customer_id -> score arrays as (ids, scores) tuples.
+    `current` and `previous` are (ids, scores) pairs. Above `max_customers` common customers the
+    correlation is computed on a seeded random sample of that size (it is reported, not gated).
     """
     if current is None or previous is None:
         return None, 0
-    from scipy.stats import spearmanr
-
     (ids_now, scores_now), (ids_then, scores_then) = current, previous
-    common, now_index, then_index = np.intersect1d(ids_now, ids_then, return_indices=True)
-    if len(common) < 3:
-        return None, len(common)
-    value = spearmanr(np.asarray(scores_now)[now_index], np.asarray(scores_then)[then_index]).statistic
-    return (None if np.isnan(value) else float(value)), len(common)
+    # Hash join of the two months (pandas), linear in their sizes.
+    position_then = pd.Index(np.asarray(ids_then)).get_indexer(np.asarray(ids_now))
+    both = np.flatnonzero(position_then >= 0)
+    common = len(both)
+    if common < 3:
+        return None, common
+    if common > max_customers:
+        both = np.sort(np.random.default_rng(seed).choice(both, max_customers, replace=False))
+    now = pd.Series(np.asarray(scores_now, dtype=float)[both]).rank()
+    then = pd.Series(np.asarray(scores_then, dtype=float)[position_then[both]]).rank()
+    value = float(np.corrcoef(now, then)[0, 1])
+    return (None if np.isnan(value) else value), common

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -29,16 +30,18 @@ def top_k_overlap(current_list: np.ndarray, previous_list: np.ndarray, current_p
     Customers who left since (churned, became ineligible) cannot be listed again; counting
     them would make an honest model look unstable, so the denominator excludes them.
     """
-    current_list = np.unique(np.asarray(current_list))
-    previous_list = np.unique(np.asarray(previous_list))
-    still_present = np.intersect1d(previous_list, np.asarray(current_population), assume_unique=False)
-    relisted = np.intersect1d(still_present, current_list, assume_unique=True)
+    # Hash-based membership (pandas), linear in the list and population sizes.
+    current_list = pd.unique(np.asarray(current_list))
+    previous_list = pd.unique(np.asarray(previous_list))
+    still_present = previous_list[pd.Index(previous_list).isin(np.asarray(current_population))]
+    relisted = still_present[pd.Index(still_present).isin(current_list)]
     overlap = len(relisted) / len(still_present) if len(still_present) else None
+    entering = int((~pd.Index(current_list).isin(previous_list)).sum())
     return OverlapResult(
         overlap=overlap,
         previous_listed=len(previous_list),
         previous_listed_still_present=len(still_present),
         relisted=len(relisted),
-        entering=len(current_list) - len(np.intersect1d(current_list, previous_list, assume_unique=True)),
+        entering=entering,
         leaving_still_present=len(still_present) - len(relisted),
     )
