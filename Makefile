@@ -8,7 +8,7 @@ export CHURN_HOME
 CUSTOMERS ?= 50000
 MONTHS ?= 24
 
-.PHONY: install run ui test ui-test-deps validate-defs bench clean test-unit test-integration \
+.PHONY: install run ui test ui-test-deps validate-defs bench bench-quick clean test-unit test-integration \
 	check-branch-flow wheel image push-image check-sources train reference-predictions validate deploy release
 
 # Re-install only when setup.py changes.
@@ -50,8 +50,17 @@ ui-test-deps:
 validate-defs: install
 	$(BIN)/dagster definitions validate -m churn_assets
 
+# Benchmarks (not tests): each prints its figures next to its target; see bench/README.md.
 bench: install
+	$(BIN)/python bench/load.py
+	$(BIN)/python bench/gates.py
+	$(BIN)/python bench/overhead.py
+	$(BIN)/python bench/models.py
+	$(BIN)/python bench/scale.py
 	$(BIN)/python bench/seed_speed.py --customers 1000000 --months 3
+
+bench-quick: install
+	for script in load gates overhead models scale; do $(BIN)/python bench/$$script.py --quick || exit 1; done
 
 clean:
 	rm -rf $(CHURN_HOME)
