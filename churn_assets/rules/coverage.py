@@ -41,8 +41,8 @@ def coverage(
     Without the population (eligible_ids None, e.g. validating bare prediction files), only
     uniqueness and valid scores are checked.
     """
-    # Hash-based set operations (pandas): linear in the month's size, where numpy's sort-based
-    # unique/setdiff1d took minutes at 10M customers.
+    # pandas hash tables: at 10M ids numpy's setdiff1d took 30 s here (numpy 2.4's np.unique of a
+    # plain array measured 8.8 s for 10M ids, np.sort 0.09 s); this takes 1.6 s (bench/gates.py).
     scored = pd.Index(np.asarray(scored_ids))
     duplicated = scored[scored.duplicated()].unique()[:examples].tolist()
     scores = np.asarray(scores, dtype=float)
