@@ -51,12 +51,13 @@ validate-defs: install
 	$(BIN)/dagster definitions validate -m churn_assets
 
 # Benchmarks (not tests): each prints its figures next to its target; see bench/README.md.
+BENCH_FLAGS ?=
 bench: install
-	$(BIN)/python bench/load.py
-	$(BIN)/python bench/gates.py
-	$(BIN)/python bench/overhead.py
-	$(BIN)/python bench/models.py
-	$(BIN)/python bench/scale.py
+	$(BIN)/python bench/load.py $(BENCH_FLAGS)
+	$(BIN)/python bench/gates.py $(BENCH_FLAGS)
+	$(BIN)/python bench/overhead.py $(BENCH_FLAGS)
+	$(BIN)/python bench/models.py $(BENCH_FLAGS)
+	$(BIN)/python bench/scale.py $(BENCH_FLAGS)
 	$(BIN)/python bench/seed_speed.py --customers 1000000 --months 3
 
 bench-quick: install

@@ -140,7 +140,7 @@ def build_model_asset(spec: ModelSpec, partitions_def: PartitionsDefinition) -> 
                     "trained_for_month": month,
                     "fingerprint": fingerprint,
                     "training_months": json.dumps(
-                        sorted({str(pd.Timestamp(m).date()) for m in frame["snapshot_month"]})
+                        sorted(str(pd.Timestamp(m).date()) for m in frame["snapshot_month"].unique())
                     ),
                     "params": json.dumps(spec.params, sort_keys=True),
                     "seed": spec.seed,
