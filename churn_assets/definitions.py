@@ -95,7 +95,10 @@ def build_definitions(catalog: Catalog | None = None, environment: Environment |
 
 def check_sources(catalog: Catalog, environment: Environment) -> None:
     """Refuse a catalogue naming columns its sources do not have (CatalogError names file, model, key).
-    A source that does not exist yet (not seeded, not loaded) is not checked."""
+    A source that does not exist yet (not seeded, not loaded) is not checked, and a warehouse
+    that does not exist yet is not created by this check."""
+    if not environment.warehouse.exists():
+        return
     for source in catalog.sources.values():
         known = known_source_columns(environment.warehouse, source)
         if known is not None:

@@ -151,7 +151,7 @@ def run_months(
             '  e.g. churn-assets sql "SELECT model, month, count(*) FROM churn.published_predictions GROUP BY ALL ORDER BY 1, 2"'
         )
     for spec in specs:
-        reports = sorted((reports_dir() / spec.name).glob("*.html")) if (reports_dir() / spec.name).is_dir() else []
+        reports = sorted((reports_dir() / spec.name).glob("*.html"))  # an absent folder globs to nothing
         if reports:
             echo(f"Monthly report ({spec.name}, latest): {reports[-1]}")
     echo(f"Dagster instance (run history): {instance.root_directory}")
@@ -196,10 +196,9 @@ def summarise(result, month: dt.date, specs: list[ModelSpec], sources: dict, sel
         row.published = materialised.get(model_key(spec.name, "published_predictions"), {}).get("rows")
         overlap = checks.get((model_key(spec.name, "predictions"), "top_k_overlap"))
         row.overlap = overlap.metadata["value"].value if overlap is not None and "value" in overlap.metadata else None
+        own_keys = _keys_of(spec)
         row.failed_checks = [
-            f"{'/'.join(key.path)}:{name}"
-            for (key, name), e in checks.items()
-            if not e.passed and key in _keys_of(spec)
+            f"{'/'.join(key.path)}:{check}" for (key, check), e in checks.items() if not e.passed and key in own_keys
         ]
         errors = [
             msg

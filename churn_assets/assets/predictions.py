@@ -81,6 +81,18 @@ def previous_published_month(warehouse: Warehouse, model: str, month: dt.date) -
     return None if pd.isna(value) else pd.Timestamp(value).date()
 
 
+def score_reference(
+    warehouse: Warehouse, model: str, month: dt.date, previous: rules.MonthPredictions | None
+) -> rules.MonthPredictions | None:
+    """The scores to judge stability against: the month just before (published or not), else the
+    last published month. A stale reference would let one blocked month block every later one."""
+    last_month = add_months(month, -1)
+    if previous is None or previous.month == last_month:
+        return previous
+    before = load_month_predictions(warehouse, model, last_month)
+    return before if len(before.ids) else previous
+
+
 def build_predictions_asset(spec: ModelSpec, partitions_def: PartitionsDefinition, kind: str) -> AssetsDefinition:
     """Every eligible customer of the month scored once by the champion in force for that month."""
     key = model_key(spec.name, "predictions")
@@ -117,7 +129,9 @@ def build_predictions_asset(spec: ModelSpec, partitions_def: PartitionsDefinitio
             f"SELECT {', '.join(columns)} FROM {warehouse.table(snapshot_table(spec.source.name))} WHERE snapshot_month = ?",
             [month],
         )
-        excluded = excluded_mask(snapshot, spec.exclusions).to_numpy()
+        # One mask per rule (their counts are reported), combined for scoring.
+        rule_masks = {f"{r.column} = {r.equals}": excluded_mask(snapshot, [r]).to_numpy() for r in spec.exclusions}
+        excluded = np.logical_or.reduce([*rule_masks.values(), np.zeros(len(snapshot), dtype=bool)])
         eligible = snapshot[~excluded]
         context.log.info(f"Scoring {len(eligible):,} eligible customers with {spec.name} v{champion.version}")
         scores = modeling.predict(champion.artifact, modeling.feature_matrix(eligible, champion.feature_schema))
@@ -142,16 +156,6 @@ def build_predictions_asset(spec: ModelSpec, partitions_def: PartitionsDefinitio
             if previous_month
             else None
         )
-        last_month = add_months(month, -1)
-        psi_reference = (
-            previous
-            if previous_month == last_month
-            else load_month_predictions(warehouse, spec.name, last_month)
-            if previous_month
-            else None
-        )
-        if psi_reference is not None and not len(psi_reference.ids):
-            psi_reference = previous
         results = rules.business_gates(
             spec.gates,
             spec.list_top_fraction,
@@ -159,7 +163,7 @@ def build_predictions_asset(spec: ModelSpec, partitions_def: PartitionsDefinitio
             previous,
             eligible_ids=ids,
             excluded_ids=snapshot["customer_id"].to_numpy()[excluded],
-            psi_reference=psi_reference,
+            psi_reference=score_reference(warehouse, spec.name, month, previous),
         )
         for gate in results:
             (context.log.info if gate.passed else context.log.error)(
@@ -167,7 +171,7 @@ def build_predictions_asset(spec: ModelSpec, partitions_def: PartitionsDefinitio
             )
         checks = [check_result(gate, key) for gate in results]
         record_gates(warehouse, key, month, checks)
-        excluded_counts = {f"{r.column} = {r.equals}": int(excluded_mask(snapshot, [r]).sum()) for r in spec.exclusions}
+        excluded_counts = {rule: int(mask.sum()) for rule, mask in rule_masks.items()}
         return MaterializeResult(
             metadata={
                 "rows_scored": len(frame),

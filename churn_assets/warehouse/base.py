@@ -80,24 +80,41 @@ class Warehouse(ConfigurableResource):
     def _fetch_df(self, conn: Any, sql: str, params: Sequence[Any]) -> pd.DataFrame:
         return conn.execute(sql, list(params)).df()
 
+    @staticmethod
+    @contextmanager
+    def _transaction(conn: Any) -> Iterator[Any]:
+        """One transaction on an open connection: committed when the block ends, rolled back if it raises."""
+        conn.execute("BEGIN TRANSACTION")
+        try:
+            yield conn
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def _delete_matching(self, conn: Any, table: str, key: Mapping[str, Any], exists: bool | None = None) -> None:
+        """Delete the rows of `table` matching `key` (column = value, bound); nothing if the table
+        does not exist yet (`exists` None: ask the database)."""
+        if exists is None:
+            exists = self._columns(conn, table) is not None
+        if exists:
+            where = " AND ".join(f"{column} = ?" for column in key)
+            conn.execute(f"DELETE FROM {self.table(table)} WHERE {where}", list(key.values()))
+
     def replace_rows(self, table: str, key: Mapping[str, Any], frame: pd.DataFrame) -> None:
         """Atomically replace the rows of `table` matching `key` (e.g. one model's month) by `frame`.
 
         Delete and insert run in one transaction: a reader sees the old rows or the new
         rows, never a mix, and rows outside `key` are never touched.
         """
-        where = " AND ".join(f"{column} = ?" for column in key)
-        with self.connect() as conn:
-            conn.execute("BEGIN TRANSACTION")
-            try:
-                if self._columns(conn, table) is not None:
-                    conn.execute(f"DELETE FROM {self.table(table)} WHERE {where}", list(key.values()))
-                if len(frame):
-                    self._write_frame(conn, table, frame)
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+        with self.connect() as conn, self._transaction(conn):
+            self._delete_matching(conn, table, key)
+            if len(frame):
+                self._write_frame(conn, table, frame)
+
+    def exists(self) -> bool:
+        """Whether the warehouse is there at all (a local file may not be yet)."""
+        return True
 
     def append_rows(self, table: str, frame: pd.DataFrame) -> None:
         with self.connect() as conn:

@@ -51,6 +51,9 @@ class DuckDBWarehouse(Warehouse):
         finally:
             conn.close()
 
+    def exists(self) -> bool:
+        return Path(self.database).exists()
+
     def _columns(self, conn: Any, table: str) -> list[str] | None:
         rows = conn.execute(
             "SELECT column_name FROM information_schema.columns "

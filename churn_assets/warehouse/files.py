@@ -48,25 +48,16 @@ def ensure_loaded(warehouse: Warehouse, catalog: Catalog, source: SourceSpec, lo
     if log:
         log(f"Loading {len(frame):,} rows from {len(files)} file(s) into {warehouse.relation_for(source)}")
     table = warehouse.relation_for(source).rpartition(".")[2]
-    with warehouse.connect() as conn:
-        conn.execute("BEGIN TRANSACTION")
-        try:
-            if warehouse._columns(conn, table) is not None:
-                conn.execute(f"DROP TABLE {warehouse.table(table)}")
-            warehouse._write_frame(conn, table, frame)
-            if warehouse._columns(conn, LOADS) is not None:
-                conn.execute(f"DELETE FROM {warehouse.table(LOADS)} WHERE source = ?", [source.name])
-            warehouse._write_frame(
-                conn,
-                LOADS,
-                pd.DataFrame(
-                    [{"source": source.name, "content_hash": content, "files": len(files), "rows": len(frame)}]
-                ),
-            )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+    with warehouse.connect() as conn, warehouse._transaction(conn):
+        if warehouse._columns(conn, table) is not None:
+            conn.execute(f"DROP TABLE {warehouse.table(table)}")
+        warehouse._write_frame(conn, table, frame)
+        warehouse._delete_matching(conn, LOADS, {"source": source.name})
+        warehouse._write_frame(
+            conn,
+            LOADS,
+            pd.DataFrame([{"source": source.name, "content_hash": content, "files": len(files), "rows": len(frame)}]),
+        )
     return content
 
 

@@ -260,22 +260,15 @@ class SnowflakeWarehouse(Warehouse):
     def replace_rows(self, table: str, key: Mapping[str, Any], frame: pd.DataFrame) -> None:
         """Atomically replace the rows of `table` matching `key` by `frame` (see the module
         docstring: every DDL runs before the transaction, which holds only DELETE and INSERT)."""
-        where = " AND ".join(f"{column} = ?" for column in key)
         with self.connect() as conn:
             staged = self._prepare(conn, table, frame)
             try:
                 # After _prepare, a frame with columns always has its table.
                 exists = len(frame.columns) > 0 or self._columns(conn, table) is not None
-                conn.execute("BEGIN TRANSACTION")
-                try:
-                    if exists:
-                        conn.execute(f"DELETE FROM {self.table(table)} WHERE {where}", list(key.values()))
+                with self._transaction(conn):
+                    self._delete_matching(conn, table, key, exists=exists)
                     if len(frame):
                         self._insert(conn, table, frame, staged)
-                    conn.execute("COMMIT")
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
             finally:
                 self._drop_staged(conn, staged)
 
