@@ -58,6 +58,8 @@ def bare(home: Path, catalog_path: Path, model: str, month: dt.date) -> dict:
     from churn_assets.checks.contract import validate_snapshot
     from churn_assets.rules.gates import MonthPredictions, business_gates
     from churn_assets.rules.lists import excluded_mask, list_size, rank_scores
+    from churn_assets.warehouse.base import concat_chunks, text_as_categories
+    from churn_assets.warehouse.duckdb import stream_frames
 
     phases: dict = {}
     catalog = load_catalog(catalog_path)
@@ -68,7 +70,8 @@ def bare(home: Path, catalog_path: Path, model: str, month: dt.date) -> dict:
     try:
         with c.measured("read month", phases):
             labels = catalog.label_columns(source.name)
-            frame = conn.execute(f"SELECT * FROM {source.relation} WHERE snapshot_month = ?", [month]).df()
+            # Text as categoricals, streamed in chunks: what any script at this size must do to fit in memory.
+            frame = concat_chunks([text_as_categories(chunk) for chunk in stream_frames(conn, f"SELECT * FROM {source.relation} WHERE snapshot_month = ?", [month])])
             frame = frame.drop(columns=[col for col in frame.columns if col in labels])
 
         with c.measured("data contract", phases):
@@ -82,21 +85,21 @@ def bare(home: Path, catalog_path: Path, model: str, month: dt.date) -> dict:
 
         with c.measured("read training rows", phases):
             features = ", ".join(spec.features)
-            train_frame = conn.execute(
+            train_frame = concat_chunks([text_as_categories(chunk) for chunk in stream_frames(
+                conn,
                 f"SELECT customer_id, snapshot_month, {spec.label} AS label, {features} FROM {source.relation} "
                 f"WHERE snapshot_month = ? AND {spec.label} IS NOT NULL",
                 [previous_month],
-            ).df()
+            )])
 
         with c.measured("train + evaluate", phases):
             y = train_frame["label"].to_numpy().astype("int8")
             # One labelled month: the pipeline's seeded stratified 20% holdout (assets/model.py split_holdout).
             _, holdout_index = train_test_split(train_frame.index, test_size=0.2, random_state=spec.seed, stratify=train_frame["label"])
             holdout = train_frame.index.isin(holdout_index)
-            schema = modeling.feature_schema(train_frame[~holdout], spec.features, spec.categorical_features)
-            x = modeling.feature_matrix(train_frame, schema)
-            trained = modeling.train(x[~holdout], y[~holdout], spec.params, spec.seed)
-            metrics = modeling.evaluate(y[holdout], modeling.predict(trained.artifact, x[holdout]))
+            schema = modeling.feature_schema(train_frame, spec.features, spec.categorical_features, rows=~holdout)
+            trained = modeling.train(modeling.feature_matrix(train_frame, schema, rows=~holdout), y[~holdout], spec.params, spec.seed)
+            metrics = modeling.evaluate(y[holdout], modeling.score(trained.artifact, train_frame, schema, rows=holdout))
             gates = spec.gates
             quality_ok = metrics["auc"] >= gates.min_auc and metrics["pr_auc"] >= gates.min_pr_auc
             # The champion before M (the version trained at M-1), scored on the same holdout.
@@ -108,10 +111,10 @@ def bare(home: Path, catalog_path: Path, model: str, month: dt.date) -> dict:
             ).fetchone()
             incumbent_version, incumbent_artifact, incumbent_schema = row[0], bytes(row[1]), json.loads(row[2])
             incumbent_auc = modeling.evaluate(
-                y[holdout], modeling.predict(incumbent_artifact, modeling.feature_matrix(train_frame[holdout], incumbent_schema))
+                y[holdout], modeling.score(incumbent_artifact, train_frame, incumbent_schema, rows=holdout)
             )["auc"]
             not_worse = metrics["auc"] >= incumbent_auc - gates.max_auc_drop_vs_champion
-            del x, train_frame
+            del train_frame
             if quality_ok and not_worse:
                 artifact, scoring_schema, version = trained.artifact, schema, incumbent_version + 1
             else:
@@ -119,9 +122,8 @@ def bare(home: Path, catalog_path: Path, model: str, month: dt.date) -> dict:
 
         with c.measured("score", phases):
             excluded = excluded_mask(frame, spec.exclusions).to_numpy()
-            eligible = frame[~excluded]
-            scores = modeling.predict(artifact, modeling.feature_matrix(eligible, scoring_schema))
-            ids = eligible["customer_id"].to_numpy()
+            scores = modeling.score(artifact, frame, scoring_schema, rows=~excluded)
+            ids = frame["customer_id"].to_numpy()[~excluded]
             ranks = rank_scores(scores, ids)
 
         with c.measured("business gates", phases):

@@ -33,24 +33,48 @@ class TrainedModel:
     feature_importance: dict[str, float]
 
 
-def feature_schema(frame: pd.DataFrame, features: tuple[str, ...], categorical: tuple[str, ...]) -> dict[str, Any]:
-    """The encoding learned from training data: feature order and the categories of each categorical."""
-    categories = {column: sorted(frame[column].dropna().astype(str).unique().tolist()) for column in categorical}
+def feature_schema(
+    frame: pd.DataFrame, features: tuple[str, ...], categorical: tuple[str, ...], rows: np.ndarray | None = None
+) -> dict[str, Any]:
+    """The encoding learned from training data (`rows` of `frame`, default all): feature order and
+    the categories of each categorical."""
+    categories = {}
+    for column in categorical:
+        values = _select(frame[column], rows)
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            # Only the categories in use: never a string per row.
+            seen = values.cat.remove_unused_categories().cat.categories
+            categories[column] = sorted({str(value) for value in seen})
+        else:
+            categories[column] = sorted(values.dropna().astype(str).unique().tolist())
     return {"features": list(features), "categorical": categories}
 
 
-def feature_matrix(frame: pd.DataFrame, schema: dict[str, Any]) -> pd.DataFrame:
-    """Features as XGBoost wants them: float32 numbers and pandas categories with training's levels."""
+def feature_matrix(frame: pd.DataFrame, schema: dict[str, Any], rows: np.ndarray | None = None) -> pd.DataFrame:
+    """Features of `rows` of `frame` (a boolean mask or positions; default all) as XGBoost wants
+    them: float32 numbers and pandas categories with training's levels. Built column by column,
+    so only the matrix itself is allocated, never a copy of the frame."""
     columns = {}
     for column in schema["features"]:
-        values = frame[column]
+        values = _select(frame[column], rows)
         if column in schema["categorical"]:
-            columns[column] = pd.Categorical(
-                values.astype("string").astype(object), categories=schema["categorical"][column]
-            )
+            columns[column] = _as_training_categories(values, schema["categorical"][column])
         else:
             columns[column] = _as_float32(values)
-    return pd.DataFrame(columns, index=frame.index)
+    return pd.DataFrame(columns)
+
+
+def _select(values: pd.Series, rows: np.ndarray | None) -> pd.Series:
+    return values if rows is None else values.iloc[rows].reset_index(drop=True)
+
+
+def _as_training_categories(values: pd.Series, categories: list[str]) -> pd.Categorical:
+    """Values as a categorical with training's levels in training's order; a value not seen in
+    training becomes missing."""
+    if isinstance(values.dtype, pd.CategoricalDtype) and all(isinstance(c, str) for c in values.cat.categories):
+        # Re-mapping the few categories, not the rows.
+        return values.array.set_categories(categories)
+    return pd.Categorical(values.astype("string").astype(object), categories=categories)
 
 
 def _as_float32(values: pd.Series) -> np.ndarray:
@@ -80,16 +104,32 @@ def train(x: pd.DataFrame, y: np.ndarray, params: dict[str, Any], seed: int) -> 
     return TrainedModel(artifact, hashlib.sha256(artifact).hexdigest(), importance)
 
 
-def predict(artifact: bytes, x: pd.DataFrame) -> np.ndarray:
-    """Scores (probability of the positive label) as float32, computed chunk by chunk."""
+def _booster(artifact: bytes):
     import xgboost as xgb
 
     booster = xgb.Booster()
     booster.load_model(bytearray(artifact))
     booster.set_param({"nthread": threads()})
-    scores = np.empty(len(x), dtype=np.float32)
-    for start in range(0, len(x), SCORING_CHUNK_ROWS):
-        chunk = x.iloc[start : start + SCORING_CHUNK_ROWS]
+    return booster
+
+
+def predict(artifact: bytes, x: pd.DataFrame) -> np.ndarray:
+    """Scores (probability of the positive label) of a feature matrix, as float32."""
+    import xgboost as xgb
+
+    return _booster(artifact).predict(xgb.DMatrix(x, enable_categorical=True)).astype(np.float32, copy=False)
+
+
+def score(artifact: bytes, frame: pd.DataFrame, schema: dict[str, Any], rows: np.ndarray | None = None) -> np.ndarray:
+    """Scores of `rows` of `frame` (a boolean mask; default all), encoded and scored in chunks of
+    SCORING_CHUNK_ROWS: the feature matrix of a whole month is never built."""
+    import xgboost as xgb
+
+    booster = _booster(artifact)
+    positions = np.arange(len(frame)) if rows is None else np.flatnonzero(rows)
+    scores = np.empty(len(positions), dtype=np.float32)
+    for start in range(0, len(positions), SCORING_CHUNK_ROWS):
+        chunk = feature_matrix(frame, schema, positions[start : start + SCORING_CHUNK_ROWS])
         scores[start : start + len(chunk)] = booster.predict(xgb.DMatrix(chunk, enable_categorical=True))
     return scores
 
@@ -117,9 +157,23 @@ def evaluate(y_true: np.ndarray, scores: np.ndarray) -> dict[str, float]:
 
 
 def frame_hash(frame: pd.DataFrame, sort_by: list[str]) -> str:
-    """Content hash of a frame, independent of row order and column order."""
-    ordered = frame.sort_values(sort_by, kind="stable").reset_index(drop=True)
-    ordered = ordered[sorted(ordered.columns)]
-    digest = hashlib.sha256(",".join(ordered.columns).encode())
-    digest.update(pd.util.hash_pandas_object(ordered, index=False).values.tobytes())
+    """Content hash of a frame, independent of row order and column order.
+
+    The value is that of `pd.util.hash_pandas_object` on the frame sorted by `sort_by` with its
+    columns in name order, computed one column at a time: only the row order and two arrays of
+    64-bit hashes are held, never a sorted copy of the frame.
+    """
+    order = frame[sort_by].reset_index(drop=True).sort_values(sort_by, kind="stable").index.to_numpy()
+    columns = sorted(frame.columns)
+    digest = hashlib.sha256(",".join(columns).encode())
+    # pandas' combine_hash_arrays, fed column by column (the same multipliers, the same result).
+    combined = np.full(len(frame), 0x345678, dtype=np.uint64)
+    multiplier = np.uint64(1000003)
+    for position, column in enumerate(columns):
+        combined ^= pd.util.hash_pandas_object(frame[column], index=False).to_numpy()[order]
+        combined *= multiplier
+        remaining = len(columns) - position
+        multiplier += np.uint64(82520 + remaining + remaining)
+    combined += np.uint64(97531)
+    digest.update(combined.tobytes())
     return digest.hexdigest()

@@ -33,7 +33,7 @@ CHAMPION_CHECK = "not_worse_than_champion"
 def load_training_frame(warehouse: Warehouse, spec: ModelSpec, month) -> pd.DataFrame:
     """The training set of `month` with its features, joined in the warehouse from the snapshots."""
     features = ", ".join(f"s.{f}" for f in spec.features)
-    return warehouse.query(
+    return warehouse.read_features(
         f"SELECT t.customer_id, t.snapshot_month, t.label, {features} "
         f"FROM {warehouse.table(training_set_table(spec.name))} t "
         f"JOIN {warehouse.table(snapshot_table(spec.source.name))} s "
@@ -119,13 +119,14 @@ def build_model_asset(spec: ModelSpec, partitions_def: PartitionsDefinition) -> 
         if reused:
             context.log.info(f"Inputs unchanged: reusing {spec.name} v{version.version} (no retraining)")
         else:
-            schema = modeling.feature_schema(frame[~holdout], spec.features, spec.categorical_features)
-            x = modeling.feature_matrix(frame, schema)
+            schema = modeling.feature_schema(frame, spec.features, spec.categorical_features, rows=~holdout)
             context.log.info(
                 f"Training {spec.name} on {(~holdout).sum():,} rows; holdout {holdout.sum():,} rows ({split})"
             )
-            trained = modeling.train(x[~holdout], y[~holdout], spec.params, spec.seed)
-            metrics = modeling.evaluate(y[holdout], modeling.predict(trained.artifact, x[holdout]))
+            trained = modeling.train(
+                modeling.feature_matrix(frame, schema, rows=~holdout), y[~holdout], spec.params, spec.seed
+            )
+            metrics = modeling.evaluate(y[holdout], modeling.score(trained.artifact, frame, schema, rows=holdout))
             metrics.update(
                 {
                     "split": split,
@@ -160,10 +161,7 @@ def build_model_asset(spec: ModelSpec, partitions_def: PartitionsDefinition) -> 
         if incumbent is not None and incumbent.version != version.version:
             missing = [f for f in incumbent.feature_schema["features"] if f not in frame.columns]
             if not missing:
-                held_out = frame[holdout]
-                incumbent_scores = modeling.predict(
-                    incumbent.artifact, modeling.feature_matrix(held_out, incumbent.feature_schema)
-                )
+                incumbent_scores = modeling.score(incumbent.artifact, frame, incumbent.feature_schema, rows=holdout)
                 incumbent_auc = modeling.evaluate(y[holdout], incumbent_scores)["auc"]
 
         gates = spec.gates

@@ -125,17 +125,16 @@ def build_predictions_asset(spec: ModelSpec, partitions_def: PartitionsDefinitio
                 "so nothing can be scored or published."
             )
         columns = list(dict.fromkeys(["customer_id", *spec.features, *(e.column for e in spec.exclusions)]))
-        snapshot = warehouse.query(
+        snapshot = warehouse.read_features(
             f"SELECT {', '.join(columns)} FROM {warehouse.table(snapshot_table(spec.source.name))} WHERE snapshot_month = ?",
             [month],
         )
         # One mask per rule (their counts are reported), combined for scoring.
         rule_masks = {f"{r.column} = {r.equals}": excluded_mask(snapshot, [r]).to_numpy() for r in spec.exclusions}
         excluded = np.logical_or.reduce([*rule_masks.values(), np.zeros(len(snapshot), dtype=bool)])
-        eligible = snapshot[~excluded]
-        context.log.info(f"Scoring {len(eligible):,} eligible customers with {spec.name} v{champion.version}")
-        scores = modeling.predict(champion.artifact, modeling.feature_matrix(eligible, champion.feature_schema))
-        ids = eligible["customer_id"].to_numpy()
+        context.log.info(f"Scoring {(~excluded).sum():,} eligible customers with {spec.name} v{champion.version}")
+        scores = modeling.score(champion.artifact, snapshot, champion.feature_schema, rows=~excluded)
+        ids = snapshot["customer_id"].to_numpy()[~excluded]
         frame = pd.DataFrame(
             {
                 "model": spec.name,

@@ -183,12 +183,22 @@ def validate_snapshot(
 
 
 def _plain_dtypes(frame: pd.DataFrame) -> pd.DataFrame:
-    """Nullable integer columns (DuckDB's BIGINT with NULLs) as float64: GX's type check does not
-    recognise pandas extension dtypes. Only those columns are copied."""
-    nullable = [
-        c for c, t in frame.dtypes.items() if isinstance(t, pd.api.extensions.ExtensionDtype) and t.kind in "iuf"
-    ]
-    return frame.astype({c: "float64" for c in nullable}) if nullable else frame
+    """The frame as GX's type checks understand it, copying only the columns that need it:
+    nullable integers (DuckDB's BIGINT with NULLs) as float64, and categoricals (text read by
+    `Warehouse.read_features`) as objects. GX recognises neither extension dtype; an object
+    column of a categorical holds references to its few category strings (8 bytes a row), not
+    new strings. (`astype` with a dict would copy every column: a month's worth of memory.)"""
+    convert = {}
+    for column, dtype in frame.dtypes.items():
+        if isinstance(dtype, pd.CategoricalDtype):
+            convert[column] = object
+        elif isinstance(dtype, pd.api.extensions.ExtensionDtype) and dtype.kind in "iuf":
+            convert[column] = "float64"
+    if not convert:
+        return frame
+    return pd.DataFrame(
+        {c: frame[c].astype(convert[c]) if c in convert else frame[c] for c in frame.columns}, copy=False
+    )
 
 
 def _plain(value: Any) -> Any:

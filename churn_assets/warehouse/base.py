@@ -54,6 +54,20 @@ class Warehouse(ConfigurableResource):
         with self.connect() as conn:
             return self._fetch_df(conn, sql, params)
 
+    def read_features(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
+        """`query` for month-sized reads of customer rows: text columns other than customer_id come
+        back as pandas categoricals, read chunk by chunk.
+
+        A text value as a Python object costs ~60 bytes a row; as a category code, 1. On a
+        10M-customer month with 7 text features that is 4 GB against 70 MB.
+        """
+        with self.connect() as conn:
+            return concat_chunks([text_as_categories(chunk) for chunk in self._fetch_chunks(conn, sql, params)])
+
+    def _fetch_chunks(self, conn: Any, sql: str, params: Sequence[Any]) -> Iterator[pd.DataFrame]:
+        """The result as consecutive frames (engines that can stream override this)."""
+        yield self._fetch_df(conn, sql, params)
+
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         with self.connect() as conn:
             conn.execute(sql, list(params))
@@ -122,8 +136,7 @@ class Warehouse(ConfigurableResource):
 
     def read_source_month(self, relation: str, month: dt.date, exclude_columns: set[str]) -> pd.DataFrame:
         """Every column of a source relation for one month, minus `exclude_columns` (labels)."""
-        with self.connect() as conn:
-            frame = self._fetch_df(conn, f"SELECT * FROM {relation} WHERE snapshot_month = ?", [month])
+        frame = self.read_features(f"SELECT * FROM {relation} WHERE snapshot_month = ?", [month])
         return frame.drop(columns=[c for c in frame.columns if c in exclude_columns])
 
     def read_labels(self, relation: str, label: str, months: Sequence[dt.date]) -> pd.DataFrame:
@@ -136,3 +149,35 @@ class Warehouse(ConfigurableResource):
             f"WHERE snapshot_month IN ({placeholders}) AND {label} IS NOT NULL",
             list(months),
         )
+
+
+# Never made categorical: ids are (nearly) unique, so a dictionary would only add to them, and they
+# are sorted and joined on by value.
+ID_COLUMNS = ("customer_id",)
+
+
+def text_as_categories(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with its text columns (except ids) as categoricals; other columns untouched."""
+    for column in frame.columns:
+        if column not in ID_COLUMNS and frame[column].dtype == object:
+            if pd.api.types.infer_dtype(frame[column], skipna=True) == "string":
+                frame[column] = frame[column].astype("category")
+    return frame
+
+
+def concat_chunks(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """Consecutive chunks of one result as one frame; categoricals stay categoricals even when
+    the chunks saw different categories (pd.concat would turn them back into objects)."""
+    if len(parts) == 1:
+        return parts[0]
+    columns = {}
+    for column in parts[0].columns:
+        pieces = [part[column] for part in parts]
+        if any(isinstance(piece.dtype, pd.CategoricalDtype) for piece in pieces):
+            pieces = [piece.astype("category") for piece in pieces]  # a chunk of only NULLs reads as object
+            columns[column] = pd.api.types.union_categoricals(pieces, sort_categories=True)
+        else:
+            columns[column] = pd.concat(pieces, ignore_index=True)
+        for part in parts:  # free each column's chunks as soon as it is joined
+            del part[column]
+    return pd.DataFrame(columns)

@@ -9,10 +9,38 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from churn_assets.warehouse.base import Warehouse
+
+
+# DuckDB vectors are 2,048 rows: chunks of ~0.5M rows.
+FETCH_VECTORS_PER_CHUNK = 256
+
+
+def stream_frames(conn: duckdb.DuckDBPyConnection, sql: str, params=()) -> Iterator[pd.DataFrame]:
+    """A query's result as consecutive frames: only one chunk at a time is ever held as pandas objects."""
+    result = conn.execute(sql, list(params))
+    first = True
+    while True:
+        chunk = result.fetch_df_chunk(FETCH_VECTORS_PER_CHUNK)
+        if len(chunk) or first:  # an empty result still yields its (empty, typed) frame
+            yield chunk
+        if not len(chunk):
+            return
+        first = False
+
+
+def plain_arrow(frame: pd.DataFrame) -> pa.Table:
+    """The frame as Arrow, categoricals as plain text: a dictionary column would become a DuckDB
+    ENUM, which would refuse next month's new category."""
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    for index, field in enumerate(table.schema):
+        if pa.types.is_dictionary(field.type):
+            table = table.set_column(index, field.name, pc.cast(table.column(index), field.type.value_type))
+    return table
 
 
 class DuckDBWarehouse(Warehouse):
@@ -62,10 +90,13 @@ class DuckDBWarehouse(Warehouse):
         ).fetchall()
         return [r[0] for r in rows] or None
 
+    def _fetch_chunks(self, conn: Any, sql: str, params) -> Iterator[pd.DataFrame]:
+        return stream_frames(conn, sql, params)
+
     def _write_frame(self, conn: Any, table: str, frame: pd.DataFrame) -> None:
         # Registered as Arrow: DuckDB's pandas scan fails under concurrent connections of one process
         # ("pandas_scan does not exist"), its Arrow scan does not; the conversion is zero-copy for numbers.
-        conn.register("incoming_frame", pa.Table.from_pandas(frame, preserve_index=False))
+        conn.register("incoming_frame", plain_arrow(frame))
         try:
             existing = self._columns(conn, table)
             if existing is None:
