@@ -8,6 +8,7 @@ from pathlib import Path
 
 from dagster import AssetKey, build_schedule_context
 
+import churn_assets
 from churn_assets.catalog import load_catalog
 from churn_assets.definitions import ALL_MODELS_JOB, build_definitions
 
@@ -63,7 +64,13 @@ def test_every_asset_links_to_its_source_code(tmp_path, monkeypatch):
     graph = build_definitions().resolve_asset_graph()
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
-        assert "dagster/code_references" in node.metadata, key
+        (reference,) = node.metadata["dagster/code_references"].code_references
+        # The line of the asset's own function in its own module (not the retry wrapper's module).
+        module = {"snapshot": "snapshot", "training_set": "training", "model": "model", "predictions": "predictions",
+                  "published_predictions": "published", "monthly_report": "report"}[key.path[-1]]
+        assert Path(reference.file_path) == Path(churn_assets.__file__).parent / "assets" / f"{module}.py", key
+        lines = Path(reference.file_path).read_text().splitlines()[reference.line_number - 1 :]
+        assert any(line.strip().startswith("def ") for line in lines[:3]) or lines[0].lstrip().startswith("@"), key
         assert node.description, key
 
 
