@@ -180,4 +180,15 @@ def concat_chunks(parts: list[pd.DataFrame]) -> pd.DataFrame:
             columns[column] = pd.concat(pieces, ignore_index=True)
         for part in parts:  # free each column's chunks as soon as it is joined
             del part[column]
-    return pd.DataFrame(columns)
+    # copy=False: one block per column, no consolidated second copy of the month.
+    return pd.DataFrame(columns, copy=False)
+
+
+def take_rows(frame: pd.DataFrame, positions) -> pd.DataFrame:
+    """`frame.take(positions)` one column at a time, releasing each source column as it goes (the
+    frame passed in is emptied): a reordered month costs one column more, not a second month."""
+    columns = {}
+    for column in list(frame.columns):
+        columns[column] = frame[column].array.take(positions)
+        del frame[column]
+    return pd.DataFrame(columns, copy=False)

@@ -16,8 +16,9 @@ import pyarrow.compute as pc
 from churn_assets.warehouse.base import Warehouse
 
 
-# DuckDB vectors are 2,048 rows: chunks of ~0.5M rows.
-FETCH_VECTORS_PER_CHUNK = 256
+# DuckDB vectors are 2,048 rows: chunks of ~262k rows (their text as Python objects is the
+# transient cost of a read, ~15 MB per text column).
+FETCH_VECTORS_PER_CHUNK = 128
 
 
 def stream_frames(conn: duckdb.DuckDBPyConnection, sql: str, params=()) -> Iterator[pd.DataFrame]:
