@@ -438,6 +438,7 @@ def fmt_s(value: float | None) -> str:
 # -- call-level breakdown (diagnostic) ------------------------------------------------------------------------
 BREAKDOWN_TARGETS = [
     "churn_assets.warehouse.base:Warehouse.query",
+    "churn_assets.warehouse.base:Warehouse.read_features",
     "churn_assets.warehouse.base:Warehouse.read_source_month",
     "churn_assets.warehouse.base:Warehouse.read_labels",
     "churn_assets.warehouse.base:Warehouse.replace_rows",
@@ -447,6 +448,7 @@ BREAKDOWN_TARGETS = [
     "churn_assets.modeling:feature_matrix",
     "churn_assets.modeling:train",
     "churn_assets.modeling:predict",
+    "churn_assets.modeling:score",
     "churn_assets.modeling:evaluate",
     "churn_assets.assets.model:load_training_frame",
     "churn_assets.assets.model:split_holdout",

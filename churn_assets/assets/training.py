@@ -16,7 +16,14 @@ from dagster import (
     asset,
 )
 
-from churn_assets.assets.common import column_schema, model_key, partition_month, snapshot_key, training_set_table
+from churn_assets.assets.common import (
+    column_schema,
+    model_key,
+    partition_month,
+    snapshot_key,
+    snapshot_table,
+    training_set_table,
+)
 from churn_assets.assets.snapshot import stored_snapshot_months
 from churn_assets.catalog import ModelSpec
 from churn_assets.rules.months import add_months, training_months
@@ -67,18 +74,12 @@ def build_training_set_asset(spec: ModelSpec, partitions_def: PartitionsDefiniti
                 f"{wanted[0]} .. {wanted[-1]} (labels mature {spec.horizon_months} months after the snapshot). "
                 "Materialise those months' snapshots first, or start later."
             )
-        labels = warehouse.read_labels(warehouse.relation_for(spec.source), spec.label, available)
-        labels[spec.label] = spec.label_as_int(labels[spec.label])
-        unmapped = int(labels[spec.label].isna().sum())
-        labels = labels.dropna(subset=[spec.label])
-        keys = warehouse.query(
-            f"SELECT customer_id, snapshot_month FROM {warehouse.table('snapshot_' + spec.source.name)} "
-            f"WHERE snapshot_month IN ({', '.join('?' for _ in available)})",
-            available,
-        )
-        rows = keys.merge(labels, on=["customer_id", "snapshot_month"], how="inner").rename(
-            columns={spec.label: "label"}
-        )
+        rows = warehouse.read_labels(
+            warehouse.relation_for(spec.source), spec.label, snapshot_table(spec.source.name), available
+        ).rename(columns={spec.label: "label"})
+        rows["label"] = spec.label_as_int(rows["label"])
+        unmapped = int(rows["label"].isna().sum())
+        rows = rows.dropna(subset=["label"])
         rows["label"] = rows["label"].astype("int8")
         rows.insert(0, "training_month", month)
         if rows.empty or rows["label"].nunique() < 2:

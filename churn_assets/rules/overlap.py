@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
+
+from churn_assets.rules.idsets import in_set, sorted_unique
 
 
 @dataclass(frozen=True)
@@ -30,13 +31,12 @@ def top_k_overlap(current_list: np.ndarray, previous_list: np.ndarray, current_p
     Customers who left since (churned, became ineligible) cannot be listed again; counting
     them would make an honest model look unstable, so the denominator excludes them.
     """
-    # Hash-based membership (pandas), linear in the list and population sizes.
-    current_list = pd.unique(np.asarray(current_list))
-    previous_list = pd.unique(np.asarray(previous_list))
-    still_present = previous_list[pd.Index(previous_list).isin(np.asarray(current_population))]
-    relisted = still_present[pd.Index(still_present).isin(current_list)]
+    current_list = sorted_unique(current_list)
+    previous_list = sorted_unique(previous_list)
+    still_present = previous_list[in_set(previous_list, sorted_unique(current_population))]
+    relisted = still_present[in_set(still_present, current_list)]
     overlap = len(relisted) / len(still_present) if len(still_present) else None
-    entering = int((~pd.Index(current_list).isin(previous_list)).sum())
+    entering = int((~in_set(current_list, previous_list)).sum())
     return OverlapResult(
         overlap=overlap,
         previous_listed=len(previous_list),

@@ -81,3 +81,22 @@ def test_psi_compares_with_the_month_just_before_not_a_stale_published_one():
     against_last = by_name(business_gates(spec.gates, 0.1, now, stale, psi_reference=last))[SCORE_PSI]
     assert not against_stale.passed and against_stale.value > spec.gates.max_psi
     assert against_last.passed and against_last.value < 0.05
+
+
+@pytest.mark.parametrize("kind", ["int", "text"])
+def test_sorted_id_sets_agree_with_python_sets(kind):
+    from collections import Counter
+
+    from churn_assets.rules.idsets import in_set, sorted_unique, unique_and_duplicated
+
+    rng = np.random.default_rng(5)
+    ids = rng.integers(0, 5_000, 8_000) * 1_000_000_007  # sparse ids, with repeats
+    others = rng.integers(0, 5_000, 3_000) * 1_000_000_007
+    if kind == "text":
+        ids, others = ids.astype(str).astype(object), others.astype(str).astype(object)
+    unique, duplicated = unique_and_duplicated(ids)
+    assert unique.tolist() == sorted(set(ids.tolist()))
+    counts = Counter(ids.tolist())
+    assert duplicated.tolist() == sorted(v for v, n in counts.items() if n > 1)
+    members = sorted_unique(others)
+    assert unique[in_set(unique, members)].tolist() == sorted(set(ids.tolist()) & set(others.tolist()))
