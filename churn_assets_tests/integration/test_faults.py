@@ -23,7 +23,8 @@ def events(home, run_id, kind):
 
 
 def test_a_dropped_connection_is_retried_and_the_run_succeeds(history_copy, monkeypatch):
-    original = DuckDBWarehouse._fetch_df
+    # The model's month-sized read streams through _fetch_chunks (Warehouse.read_features).
+    original = DuckDBWarehouse._fetch_chunks
     calls = {"n": 0}
 
     def flaky(self, conn, sql, params):
@@ -33,7 +34,7 @@ def test_a_dropped_connection_is_retried_and_the_run_succeeds(history_copy, monk
             raise duckdb.IOException("IO Error: connection dropped by peer")
         return original(self, conn, sql, params)
 
-    monkeypatch.setattr(DuckDBWarehouse, "_fetch_df", flaky)
+    monkeypatch.setattr(DuckDBWarehouse, "_fetch_chunks", flaky)
     report = run_pipeline(history_copy, first=END_MONTH, last=END_MONTH)
     assert report.all_succeeded
     assert len(events(history_copy, report.months[0].run_id, DagsterEventType.STEP_UP_FOR_RETRY)) == 1
@@ -43,14 +44,14 @@ def test_a_dropped_connection_is_retried_and_the_run_succeeds(history_copy, monk
 
 
 def test_a_permanent_error_fails_fast_with_a_clear_message(history_copy, monkeypatch):
-    original = DuckDBWarehouse._fetch_df
+    original = DuckDBWarehouse._fetch_chunks
 
     def broken(self, conn, sql, params):
         if "FROM churn.training_set_churn t" in sql:
             raise duckdb.CatalogException("Catalog Error: Table with name training_set_churn does not exist!")
         return original(self, conn, sql, params)
 
-    monkeypatch.setattr(DuckDBWarehouse, "_fetch_df", broken)
+    monkeypatch.setattr(DuckDBWarehouse, "_fetch_chunks", broken)
     started = time.monotonic()
     report = run_pipeline(history_copy, first=END_MONTH, last=END_MONTH)
     row = report.months[0].models[0]
