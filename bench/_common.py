@@ -447,7 +447,6 @@ BREAKDOWN_TARGETS = [
     "churn_assets.modeling:feature_schema",
     "churn_assets.modeling:feature_matrix",
     "churn_assets.modeling:train",
-    "churn_assets.modeling:predict",
     "churn_assets.modeling:score",
     "churn_assets.modeling:evaluate",
     "churn_assets.assets.model:load_training_frame",

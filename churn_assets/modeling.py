@@ -113,13 +113,6 @@ def _booster(artifact: bytes):
     return booster
 
 
-def predict(artifact: bytes, x: pd.DataFrame) -> np.ndarray:
-    """Scores (probability of the positive label) of a feature matrix, as float32."""
-    import xgboost as xgb
-
-    return _booster(artifact).predict(xgb.DMatrix(x, enable_categorical=True)).astype(np.float32, copy=False)
-
-
 def score(artifact: bytes, frame: pd.DataFrame, schema: dict[str, Any], rows: np.ndarray | None = None) -> np.ndarray:
     """Scores of `rows` of `frame` (a boolean mask; default all), encoded and scored in chunks of
     SCORING_CHUNK_ROWS: the feature matrix of a whole month is never built."""
