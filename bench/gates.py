@@ -57,76 +57,17 @@ def synthetic_month(customers: int, seed: int = 7):
     return current, previous, ids, current_all[excluded]
 
 
-# -- sort-based set rules, prototyped (not the project's code) -----------------------------------------------
-# numpy >= 2.3 computes np.unique of a plain array with a hash set (numpy/numpy#31969): ~100x slower
-# than sorting for millions of int64 ids, and np.setdiff1d / np.intersect1d (assume_unique=False)
-# call it on both inputs. The same results from sorting only (numpy sorts int64 with SIMD):
-def sorted_unique(values):
-    import numpy as np
-
-    values = np.sort(np.asarray(values))
-    return values[np.concatenate(([True], values[1:] != values[:-1]))] if len(values) else values
-
-
-def proposed_coverage(scored_ids, scores, listed_ids, eligible_ids, excluded_ids, examples=20):
-    import numpy as np
-
-    ordered = np.sort(np.asarray(scored_ids))
-    repeated = ordered[1:] == ordered[:-1]
-    unique = ordered[np.concatenate(([True], ~repeated))]
-    scores = np.asarray(scores, dtype=float)
-    eligible = sorted_unique(eligible_ids)
-    return {
-        "duplicated_ids": sorted_unique(ordered[1:][repeated])[:examples].tolist(),
-        "invalid_scores": int(np.sum(~np.isfinite(scores) | (scores < 0) | (scores > 1))),
-        "missing_eligible": np.setdiff1d(eligible, unique, assume_unique=True)[:examples].tolist(),
-        "scored_not_eligible": np.setdiff1d(unique, eligible, assume_unique=True)[:examples].tolist(),
-        "excluded_listed": np.intersect1d(sorted_unique(listed_ids), sorted_unique(excluded_ids), assume_unique=True)[:examples].tolist(),
-    }
-
-
-def proposed_overlap(current_list, previous_list, current_population):
-    import numpy as np
-
-    current_list, previous_list = sorted_unique(current_list), sorted_unique(previous_list)
-    still_present = np.intersect1d(previous_list, sorted_unique(current_population), assume_unique=True)
-    relisted = np.intersect1d(still_present, current_list, assume_unique=True)
-    return {"previous_listed_still_present": len(still_present), "relisted": len(relisted),
-            "entering": len(current_list) - len(np.intersect1d(current_list, previous_list, assume_unique=True))}
-
-
-def _average_ranks(values):
-    """scipy.stats.rankdata(values, 'average') from one argsort."""
-    import numpy as np
-
-    order = np.argsort(values)
-    ordered = values[order]
-    starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
-    ends = np.append(starts[1:], len(ordered))
-    ranks = np.empty(len(values))
-    ranks[order] = np.repeat((starts + ends + 1) / 2.0, ends - starts)
-    return ranks
-
-
-def proposed_rank_correlation(current, previous):
-    """Spearman correlation over the customers of both months: ids matched by sorting, not np.unique."""
-    import numpy as np
-
-    (ids_now, scores_now), (ids_then, scores_then) = current, previous
-    now, then = np.argsort(ids_now), np.argsort(ids_then)
-    a, b = np.asarray(ids_now)[now], np.asarray(ids_then)[then]
-    x = np.asarray(scores_now)[now][np.isin(a, b, assume_unique=True, kind="sort")]
-    y = np.asarray(scores_then)[then][np.isin(b, a, assume_unique=True, kind="sort")]
-    if len(x) < 3:
-        return None, len(x)
-    return float(np.corrcoef(_average_ranks(x), _average_ranks(y))[0, 1]), len(x)
-
-
 def best_of(repeat: int, function, *args):
+    """Best time of `repeat` calls; each call gets fresh MonthPredictions (nothing cached by the last call)."""
+    import dataclasses
+
+    from churn_assets.rules.gates import MonthPredictions
+
     times, result = [], None
     for _ in range(repeat):
+        fresh = [dataclasses.replace(a) if isinstance(a, MonthPredictions) else a for a in args]
         started = time.perf_counter()
-        result = function(*args)
+        result = function(*fresh)
         times.append(time.perf_counter() - started)
     return min(times), result
 
@@ -137,8 +78,6 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="1M customers")
     parser.add_argument("--repeat", type=int, help="calls per measurement; the best is reported (default 3, --quick 1)")
     parser.add_argument("--profile", type=Path, help="write a pyinstrument profile of one business_gates call to PATH.txt/.html")
-    parser.add_argument("--proposed", action="store_true", help="also time sort-based versions of the set rules "
-                        "(prototypes in this file), checked against the project's results")
     parser.add_argument("--json", help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
     customers = 1_000_000 if args.quick else args.customers
@@ -176,6 +115,7 @@ def main(argv=None) -> int:
         "  psi()": (psi, previous.scores, current.scores),
         "coverage gate": (g._coverage, current, listed, eligible_ids, excluded_ids),
         "  coverage()": (coverage, current.ids, current.scores, listed, eligible_ids, excluded_ids),
+        "MonthPredictions.id_set": (lambda month: month.id_set, current),
         "list_capacity gate": (g._capacity, spec_gates, listed),
         "MonthPredictions.listed()": (current.listed, 0.10),
     }
@@ -185,49 +125,6 @@ def main(argv=None) -> int:
         seconds, _ = best_of(args.repeat, function, *fargs)
         breakdown[name.strip()] = seconds
         print(f"    {name:<28} {seconds:7.2f} s")
-
-    proposed = {}
-    if args.proposed:
-        print("\nsort-based alternative, prototyped in this file (results checked against the project's; its rank\n"
-              "correlation is exact over every common customer, where the project may sample):")
-        old_cov = coverage(current.ids, current.scores, listed, eligible_ids, excluded_ids)
-        seconds, new_cov = best_of(args.repeat, proposed_coverage, current.ids, current.scores, listed, eligible_ids, excluded_ids)
-        same = all(getattr(old_cov, k) == v for k, v in new_cov.items())
-        proposed["coverage()"] = seconds
-        print(f"    {'coverage()':<28} {seconds:7.2f} s   same result: {same}")
-        old_ov = top_k_overlap(listed, previous.listed(0.10), current.ids)
-        seconds, new_ov = best_of(args.repeat, proposed_overlap, listed, previous.listed(0.10), current.ids)
-        same = all(getattr(old_ov, k) == v for k, v in new_ov.items())
-        proposed["top_k_overlap()"] = seconds
-        print(f"    {'top_k_overlap()':<28} {seconds:7.2f} s   same result: {same}")
-        old_rc = rank_correlation((current.ids, current.scores), (previous.ids, previous.scores))
-        seconds, new_rc = best_of(args.repeat, proposed_rank_correlation, (current.ids, current.scores), (previous.ids, previous.scores))
-        same = new_rc[1] == old_rc[1] and abs(new_rc[0] - old_rc[0]) < 1e-9
-        proposed["rank_correlation()"] = seconds
-        print(f"    {'rank_correlation()':<28} {seconds:7.2f} s   same result: {same} ({new_rc[0]:.6f} vs {old_rc[0]:.6f})")
-        # business_gates itself, with the three rule functions it imports swapped for the prototypes.
-        from churn_assets.rules.coverage import CoverageResult
-        from churn_assets.rules.overlap import OverlapResult
-
-        def coverage_adapter(scored_ids, scores, listed_ids, eligible=None, excluded=None, examples=20):
-            return CoverageResult(scored=len(scored_ids), **proposed_coverage(scored_ids, scores, listed_ids, eligible, excluded, examples))
-
-        def overlap_adapter(current_list, previous_list, population):
-            r = proposed_overlap(current_list, previous_list, population)
-            still, relisted = r["previous_listed_still_present"], r["relisted"]
-            return OverlapResult(overlap=relisted / still if still else None, previous_listed=len(sorted_unique(previous_list)),
-                                 previous_listed_still_present=still, relisted=relisted, entering=r["entering"],
-                                 leaving_still_present=still - relisted)
-
-        saved = g.coverage, g.top_k_overlap, g.rank_correlation
-        g.coverage, g.top_k_overlap, g.rank_correlation = coverage_adapter, overlap_adapter, proposed_rank_correlation
-        try:
-            seconds, fixed = best_of(args.repeat, g.business_gates, spec_gates, 0.10, current, previous, eligible_ids, excluded_ids)
-        finally:
-            g.coverage, g.top_k_overlap, g.rank_correlation = saved
-        same = [(r.name, r.passed, r.value) for r in fixed] == [(r.name, r.passed, r.value) for r in results]
-        proposed["business_gates"] = seconds
-        print(f"    {'business_gates, all gates':<28} {seconds:7.2f} s   same verdicts and values: {same}")
 
     ok = total <= TARGET_SECONDS if customers == 10_000_000 else None
     print(f"\nall gates on {customers:,} customers: {total:.2f} s   target <= {TARGET_SECONDS:.0f} s at 10M: "
@@ -244,7 +141,7 @@ def main(argv=None) -> int:
         args.profile.with_suffix(".html").write_text(profiler.output_html())
         print(f"profile: {args.profile.with_suffix('.txt')} / .html")
     c.save_json(args.json, {"benchmark": "gates", "customers": customers, "seconds": total, "breakdown": breakdown,
-                            "proposed": proposed, "target_seconds": TARGET_SECONDS, "pass": ok, "np": np.__version__})
+                            "target_seconds": TARGET_SECONDS, "pass": ok, "np": np.__version__})
     return 0
 
 

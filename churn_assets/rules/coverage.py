@@ -36,13 +36,15 @@ def coverage(
     eligible_ids: np.ndarray | None = None,
     excluded_ids: np.ndarray | None = None,
     examples: int = 20,
+    scored_set: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> CoverageResult:
     """Compare what was scored and listed with the month's eligible and excluded customers.
 
     Without the population (eligible_ids None, e.g. validating bare prediction files), only
-    uniqueness and valid scores are checked.
+    uniqueness and valid scores are checked. `scored_set` is `unique_and_duplicated(scored_ids)`
+    when the caller has it already.
     """
-    unique_scored, duplicated = unique_and_duplicated(scored_ids)
+    unique_scored, duplicated = scored_set if scored_set is not None else unique_and_duplicated(scored_ids)
     duplicated = duplicated[:examples].tolist()
     scores = np.asarray(scores, dtype=float)
     invalid = int(np.sum(~np.isfinite(scores) | (scores < 0) | (scores > 1)))

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 
 from churn_assets.rules.coverage import coverage
 from churn_assets.rules.distribution import psi, rank_correlation
+from churn_assets.rules.idsets import in_set, unique_and_duplicated
 from churn_assets.rules.lists import list_size
 from churn_assets.rules.overlap import top_k_overlap
 
@@ -54,6 +56,11 @@ class MonthPredictions:
             return self.published_ids
         return self.ids[self.ranks <= list_size(len(self.ids), top_fraction)]
 
+    @cached_property
+    def id_set(self) -> tuple[np.ndarray, np.ndarray]:
+        """(the distinct ids, sorted; the ids scored more than once): sorted once for every set rule."""
+        return unique_and_duplicated(self.ids)
+
 
 def business_gates(
     gates,
@@ -87,8 +94,9 @@ def _overlap(gates, top_fraction, current, previous, listed) -> GateResult:
     threshold = {"min": gates.min_top_k_overlap, "max": gates.max_top_k_overlap}
     if previous is None:
         return GateResult(OVERLAP, True, None, threshold, "no previous list to compare with (first month)")
-    result = top_k_overlap(listed, previous.listed(top_fraction), current.ids)
-    correlation, common = rank_correlation((current.ids, current.scores), (previous.ids, previous.scores))
+    present_now, present_then = current.id_set[0], previous.id_set[0]
+    result = top_k_overlap(listed, previous.listed(top_fraction), present_now)
+    correlation, pairs = rank_correlation((current.ids, current.scores), (previous.ids, previous.scores))
     value = result.overlap
     passed = (
         value is not None
@@ -103,7 +111,8 @@ def _overlap(gates, top_fraction, current, previous, listed) -> GateResult:
         "entering_list": result.entering,
         "leaving_list_still_present": result.leaving_still_present,
         "rank_correlation": correlation,
-        "customers_in_both_months": common,
+        "rank_correlation_customers": pairs,
+        "customers_in_both_months": int(in_set(present_now, present_then).sum()),
     }
     if value is None:
         summary = (
@@ -145,7 +154,7 @@ def _psi(gates, current, previous) -> GateResult:
 
 
 def _coverage(current, listed, eligible_ids, excluded_ids) -> GateResult:
-    result = coverage(current.ids, current.scores, listed, eligible_ids, excluded_ids)
+    result = coverage(current.ids, current.scores, listed, eligible_ids, excluded_ids, scored_set=current.id_set)
     problems = []
     if result.duplicated_ids:
         problems.append(f"customers scored more than once, e.g. {result.duplicated_ids}")

@@ -100,3 +100,44 @@ def test_sorted_id_sets_agree_with_python_sets(kind):
     assert duplicated.tolist() == sorted(v for v, n in counts.items() if n > 1)
     members = sorted_unique(others)
     assert unique[in_set(unique, members)].tolist() == sorted(set(ids.tolist()) & set(others.tolist()))
+
+
+@pytest.mark.parametrize("kind", ["int", "text"])
+def test_rank_correlation_is_spearman_over_common_customers_and_samples_the_same_customers_in_both_months(kind):
+    from scipy.stats import spearmanr
+
+    from churn_assets.rules.distribution import rank_correlation
+
+    rng = np.random.default_rng(11)
+    then_ids = rng.permutation(np.arange(1, 40_001)) * 7
+    risk = rng.normal(size=len(then_ids))
+    stay = rng.random(len(then_ids)) >= 0.1
+    now_ids = np.concatenate([then_ids[stay], np.arange(1, 4_001) * 7 + 3])  # 10% gone, 4,000 new
+    now_risk = np.concatenate([risk[stay] + rng.normal(scale=0.8, size=stay.sum()), rng.normal(size=4_000)])
+    if kind == "text":
+        then_ids, now_ids = then_ids.astype(str).astype(object), now_ids.astype(str).astype(object)
+    exact = spearmanr(now_risk[: stay.sum()], risk[stay]).statistic
+
+    value, pairs = rank_correlation((now_ids, now_risk), (then_ids, risk))
+    assert pairs == stay.sum() and value == pytest.approx(exact, abs=1e-12)
+
+    sampled, sampled_pairs = rank_correlation((now_ids, now_risk), (then_ids, risk), max_customers=8_000)
+    # About 8,000 / 40,000 of the common customers: drawn independently per month it would be ~1/25.
+    assert 0.15 * stay.sum() < sampled_pairs < 0.25 * stay.sum()
+    assert sampled == pytest.approx(exact, abs=0.03) and sampled != exact
+    assert rank_correlation((now_ids, now_risk), (then_ids, risk), max_customers=8_000) == (sampled, sampled_pairs)
+    assert rank_correlation((now_ids[:2], now_risk[:2]), (then_ids, risk)) == (None, 2)
+
+
+def test_overlap_gate_counts_customers_in_both_months_exactly_and_sorts_each_month_once():
+    from churn_assets.catalog import load_catalog
+    from churn_assets.rules.gates import OVERLAP, business_gates
+
+    rng = np.random.default_rng(3)
+    then = _month(rng.permutation(np.arange(3_000)), rng.beta(2, 10, 3_000), (2025, 4))
+    now = _month(rng.permutation(np.arange(500, 3_500)), rng.beta(2, 10, 3_000), (2025, 5))
+    spec = load_catalog().models["churn"]
+    gate = next(r for r in business_gates(spec.gates, 0.1, now, then) if r.name == OVERLAP)
+    assert gate.details["customers_in_both_months"] == 2_500 == gate.details["rank_correlation_customers"]
+    assert now.id_set is now.id_set  # computed once, shared by overlap, coverage and the count
+    assert now.id_set[0].tolist() == list(range(500, 3_500)) and len(now.id_set[1]) == 0
