@@ -2,7 +2,6 @@
 
 import hashlib
 
-import pandas as pd
 from dagster import (
     AssetDep,
     AssetExecutionContext,
@@ -24,6 +23,7 @@ from churn_assets.assets.common import (
     snapshot_table,
     training_set_table,
 )
+from churn_assets import modeling
 from churn_assets.assets.snapshot import stored_snapshot_months
 from churn_assets.catalog import ModelSpec
 from churn_assets.rules.months import add_months, training_months
@@ -90,11 +90,7 @@ def build_training_set_asset(spec: ModelSpec, partitions_def: PartitionsDefiniti
         per_month = rows.groupby("snapshot_month")["label"].agg(["size", "mean"])
         # The data version: which immutable snapshots, and which labels were joined.
         digest = hashlib.sha256("|".join(f"{m}:{snapshots[m]}" for m in available).encode())
-        digest.update(
-            pd.util.hash_pandas_object(
-                rows.sort_values(["snapshot_month", "customer_id"]), index=False
-            ).values.tobytes()
-        )
+        digest.update(modeling.frame_hash(rows, ["snapshot_month", "customer_id"]).encode())
         content_hash = digest.hexdigest()
 
         warehouse.replace_rows(training_set_table(spec.name), {"training_month": month}, rows)
