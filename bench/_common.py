@@ -595,6 +595,7 @@ def dagster_month(home: Path, catalog_path: Path, models: list[str], first: dt.d
             step["peak_rss_mb"] = sampler.peak_between(step["start"], step["end"])
             step["cpu_seconds"] = sampler.cpu_between(step["start"], step["end"])
     return {
+        "published_digests": {m: published_digest(home / "warehouse.duckdb", "churn", m, last or first) for m in models},
         "steps": steps,
         "run_seconds": run_end - run_start,
         "before_run_seconds": run_start - started if len(report.months) == 1 else None,
@@ -606,6 +607,20 @@ def dagster_month(home: Path, catalog_path: Path, models: list[str], first: dt.d
         "snapshot_rows": outcome.snapshot_rows,
         "sampled_peak_mb": max((mb for _, mb in sampler.samples), default=None),
     }
+
+
+def published_digest(database: Path, schema: str, model: str, month: dt.date) -> str | None:
+    """sha256 of a month's published list (customer, rank, score), None if nothing was published:
+    two paths that did the same work publish the same digest."""
+    import duckdb
+
+    with duckdb.connect(str(database), read_only=True) as conn:
+        if not conn.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+                            [schema, "published_predictions"]).fetchone()[0]:
+            return None
+        rows = conn.execute(f"SELECT customer_id, rank, score FROM {schema}.published_predictions "
+                            "WHERE model = ? AND month = ? ORDER BY customer_id", [model, month]).fetchall()
+    return hashlib.sha256(repr(rows).encode()).hexdigest() if rows else None
 
 
 def child(args: list[str], watchdog_file: Path | None = None) -> tuple[int, dict | None]:

@@ -58,7 +58,7 @@ def bare(home: Path, catalog_path: Path, model: str, month: dt.date) -> dict:
     from churn_assets.checks.contract import validate_snapshot
     from churn_assets.rules.gates import MonthPredictions, business_gates
     from churn_assets.rules.lists import excluded_mask, list_size, rank_scores
-    from churn_assets.warehouse.base import concat_chunks, text_as_categories
+    from churn_assets.warehouse.base import concat_chunks, take_rows, text_as_categories
     from churn_assets.warehouse.duckdb import stream_frames
 
     phases: dict = {}
@@ -91,6 +91,8 @@ def bare(home: Path, catalog_path: Path, model: str, month: dt.date) -> dict:
                 f"WHERE snapshot_month = ? AND {spec.label} IS NOT NULL",
                 [previous_month],
             )])
+            # The pipeline's row order (load_training_frame): the holdout split and subsampling depend on it.
+            train_frame = take_rows(train_frame, train_frame["customer_id"].sort_values(kind="stable").index.to_numpy())
 
         with c.measured("train + evaluate", phases):
             y = train_frame["label"].to_numpy().astype("int8")
@@ -217,6 +219,7 @@ def child_main(home: Path, catalog_path: Path, model: str, out: Path, profile: P
         profile.parent.mkdir(parents=True, exist_ok=True)
         profile.with_suffix(".txt").write_text(profiler.output_text(unicode=False, color=False))
         profile.with_suffix(".html").write_text(profiler.output_html())
+    result["published_digest"] = c.published_digest(home / "warehouse.duckdb", "bare", model, MONTH)  # after the clock
     out.write_text(json.dumps({"seconds": seconds, "cpu_seconds": cpu_seconds, "peak_rss_mb": peak, "baseline_rss_mb": baseline,
                                "load_average": os.getloadavg(), **result}, default=str))
 
@@ -308,6 +311,9 @@ def main(argv=None) -> int:
         print(f"    {m['model']}: v{m['version']} AUC {m['auc'] if m['auc'] is None else round(m['auc'], 4)}, scored {m['scored']}, "
               f"published {m['published']}: {m['status']}")
 
+    same = a["published_digest"] is not None and a["published_digest"] == b["published_digests"][model]
+    print(f"\nsame published list (customers, ranks, scores) from both paths: {'yes' if same else 'NO'}")
+
     ratio = b["seconds"] / a["seconds"]
     ok = ratio <= TARGET_RATIO
     print(f"\nwall (a) {a['seconds']:.1f} s   wall (b) {b['seconds']:.1f} s   ratio b/a {ratio:.2f}   target <= {TARGET_RATIO}: {c.verdict(ok)}")
@@ -316,7 +322,7 @@ def main(argv=None) -> int:
     if args.profile:
         print(f"profiles: {args.profile}-bare.txt/.html, {args.profile}-dagster.txt/.html")
     c.save_json(args.json, {"benchmark": "overhead", "customers": customers, "month": str(MONTH), "bare": a, "dagster": b,
-                            "ratio": ratio, "target_ratio": TARGET_RATIO, "pass": ok})
+                            "ratio": ratio, "target_ratio": TARGET_RATIO, "pass": ok, "same_published_list": same})
     return 0
 
 
