@@ -15,6 +15,7 @@ from dagster import (
     asset,
 )
 
+from churn_assets import modeling
 from churn_assets.assets.common import (
     column_schema,
     model_key,
@@ -23,7 +24,6 @@ from churn_assets.assets.common import (
     snapshot_table,
     training_set_table,
 )
-from churn_assets import modeling
 from churn_assets.assets.snapshot import stored_snapshot_months
 from churn_assets.catalog import ModelSpec
 from churn_assets.rules.months import add_months, training_months
