@@ -52,7 +52,7 @@ def load_month_predictions(
     warehouse: Warehouse, model: str, month: dt.date, with_published: bool = False
 ) -> rules.MonthPredictions:
     """A month's stored predictions (and its published list, if asked) as plain arrays."""
-    frame = warehouse.query(
+    frame = warehouse.read_features(
         f"SELECT customer_id, score, rank, model_version FROM {warehouse.table(PREDICTIONS)} WHERE model = ? AND month = ?",
         [model, month],
     )
