@@ -92,7 +92,7 @@ def bare(home: Path, catalog_path: Path, model: str, month: dt.date) -> dict:
                 [previous_month],
             )])
             # The pipeline's row order (load_training_frame): the holdout split and subsampling depend on it.
-            train_frame = take_rows(train_frame, train_frame["customer_id"].sort_values(kind="stable").index.to_numpy())
+            train_frame = take_rows(train_frame, modeling.row_order(train_frame, ["snapshot_month", "customer_id"]))
 
         with c.measured("train + evaluate", phases):
             y = train_frame["label"].to_numpy().astype("int8")

@@ -149,6 +149,11 @@ def evaluate(y_true: np.ndarray, scores: np.ndarray) -> dict[str, float]:
     }
 
 
+def row_order(frame: pd.DataFrame, keys: list[str]) -> np.ndarray:
+    """Positions of the rows of `frame` ordered by `keys` (ties keep their order), whatever its index."""
+    return frame[keys].reset_index(drop=True).sort_values(keys, kind="stable").index.to_numpy()
+
+
 def frame_hash(frame: pd.DataFrame, sort_by: list[str]) -> str:
     """Content hash of a frame, independent of row order and column order.
 
@@ -156,7 +161,7 @@ def frame_hash(frame: pd.DataFrame, sort_by: list[str]) -> str:
     columns in name order, computed one column at a time: only the row order and two arrays of
     64-bit hashes are held, never a sorted copy of the frame.
     """
-    order = frame[sort_by].reset_index(drop=True).sort_values(sort_by, kind="stable").index.to_numpy()
+    order = row_order(frame, sort_by)
     columns = sorted(frame.columns)
     digest = hashlib.sha256(",".join(columns).encode())
     # pandas' combine_hash_arrays, fed column by column (the same multipliers, the same result).

@@ -46,8 +46,7 @@ def load_training_frame(warehouse: Warehouse, spec: ModelSpec, month) -> pd.Data
         "WHERE t.training_month = ?",
         [month],
     )
-    keys = ["snapshot_month", "customer_id"]
-    return take_rows(frame, frame[keys].sort_values(keys, kind="stable").index.to_numpy())
+    return take_rows(frame, modeling.row_order(frame, ["snapshot_month", "customer_id"]))
 
 
 def split_holdout(frame: pd.DataFrame, seed: int) -> tuple[np.ndarray, str]:
