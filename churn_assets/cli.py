@@ -300,13 +300,23 @@ def _export_predictions(args) -> int:
 def _check(args) -> int:
     from churn_assets.catalog import CatalogError
     from churn_assets.definitions import check_sources
+    from churn_assets.warehouse.files import FileSourceError
 
     catalog, environment = _load()
     try:
-        check_sources(catalog, environment)
-    except CatalogError as exc:
+        unchecked = check_sources(catalog, environment, types=True)
+    except (CatalogError, FileSourceError) as exc:
         raise UsageError(str(exc)) from None
-    print(f"The catalogue matches the sources of CHURN_ENV={environment.name}")
+    for line in unchecked:
+        print(line)
+    checked = len(catalog.sources) - len(unchecked)
+    print(
+        f"{catalog.path}: {len(catalog.models)} model(s) valid; columns and types checked against "
+        f"{checked} of {len(catalog.sources)} source(s) of CHURN_ENV={environment.name}"
+    )
+    if unchecked:
+        print("Not every source could be checked (locally: `churn-assets seed`, or load it with `churn-assets run`).")
+        return 1
     return 0
 
 

@@ -119,13 +119,46 @@ def with_code_references(assets: list[AssetsDefinition]) -> list[AssetsDefinitio
     return linked
 
 
-def check_sources(catalog: Catalog, environment: Environment) -> None:
-    """Refuse a catalogue naming columns its sources do not have (CatalogError names file, model, key).
-    A source that does not exist yet (not seeded, not loaded) is not checked, and a warehouse
-    that does not exist yet is not created by this check."""
-    if not environment.warehouse.exists():
-        return
+def check_sources(catalog: Catalog, environment: Environment, types: bool = False) -> list[str]:
+    """Refuse a catalogue naming columns its sources do not have (CatalogError names file, model and
+    key); with `types`, also values that do not fit the columns' types (`churn-assets check`).
+
+    File sources are read from their files when `types` is set (no warehouse needed). A source
+    that does not exist yet (not seeded, not loaded) cannot be checked: it is returned as a line
+    saying so, and a warehouse that does not exist yet is not created by this check."""
+    from churn_assets.warehouse.files import read_source_files
+
+    unchecked = []
     for source in catalog.sources.values():
+        if types and source.files:
+            frame, _, _ = read_source_files(catalog, source)
+            check_against_source(
+                catalog, source.name, set(frame.columns), set(frame.columns), {c.lower(): frame[c] for c in frame}
+            )
+            continue
+        relation = environment.warehouse.relation_for(source)
+        if not environment.warehouse.exists():
+            unchecked.append(f"source '{source.name}' ({relation}): not checked, the warehouse does not exist yet")
+            continue
         known = known_source_columns(environment.warehouse, source)
-        if known is not None:
-            check_against_source(catalog, source.name, *known)
+        if known is None:
+            unchecked.append(f"source '{source.name}' ({relation}): not checked, it does not exist in the warehouse")
+            continue
+        sample = source_sample(environment, catalog, source, relation, known[1]) if types and known[1] else None
+        check_against_source(catalog, source.name, *known, sample=sample)
+    return unchecked
+
+
+def source_sample(environment: Environment, catalog: Catalog, source, relation: str, live_columns) -> dict:
+    """Some values of every column of a live relation (lower-case names), for type checks: the
+    first rows, and for each label the first rows where it is known (recent labels are NULL)."""
+    warehouse = environment.warehouse
+    frame = warehouse.query(f"SELECT * FROM {relation} LIMIT 5000")
+    sample = {str(c).lower(): frame[c] for c in frame.columns}
+    live = {c.lower(): c for c in live_columns}
+    for label in catalog.label_columns(source.name):
+        if label.lower() in live:
+            column = live[label.lower()]
+            values = warehouse.query(f"SELECT {column} AS v FROM {relation} WHERE {column} IS NOT NULL LIMIT 5000")
+            sample[label.lower()] = values["v"]
+    return sample

@@ -24,6 +24,7 @@ from churn_assets.catalog import Catalog, SourceSpec
 from churn_assets.checks.results import record_gates
 from churn_assets.checks.contract import ContractSpec, validate_snapshot
 from churn_assets.modeling import frame_hash
+from churn_assets.rules.lists import exclusion_problems
 from churn_assets.rules.months import add_months, last_completed_month
 from churn_assets.warehouse import Warehouse
 from churn_assets.warehouse.files import ensure_loaded
@@ -42,17 +43,20 @@ class SnapshotConfig(Config):
 def contract_for(catalog: Catalog, source: SourceSpec) -> ContractSpec:
     """The source's contract: its own rules plus every column some model of it needs, typed as
     the models use it (numeric features must be numbers, categorical ones text)."""
-    columns, numeric, text = list(source.required_columns), [], []
+    columns, numeric, text, flags = list(source.required_columns), [], [], []
     for model in catalog.models_of_source(source.name):
         columns += list(model.features) + [rule.column for rule in model.exclusions]
         numeric += list(model.numeric_features)
         text += list(model.categorical_features)
+        flags += [rule.column for rule in model.exclusions]
     text = list(dict.fromkeys(text))
     return ContractSpec(
         required_columns=list(dict.fromkeys(columns)),
         numeric_columns=[c for c in dict.fromkeys(numeric) if c not in text],
         text_columns=text,
-        not_null=list(source.not_null),
+        # A NULL exclusion flag cannot say whether the customer may be contacted: never a default.
+        not_null=list(dict.fromkeys([*source.not_null, *flags])),
+        may_be_constant=list(source.may_be_constant),
         allowed_values=dict(source.allowed_values),
         value_ranges=dict(source.value_ranges),
     )
@@ -66,6 +70,7 @@ def build_snapshot_asset(
     contract_spec = contract_for(catalog, source)
     needed = contract_spec.required_columns
     labels = catalog.label_columns(source.name)
+    exclusions = [rule for model in catalog.models_of_source(source.name) for rule in model.exclusions]
 
     @asset(
         key=key,
@@ -110,17 +115,14 @@ def build_snapshot_asset(
                 "(or `churn-assets run --force-snapshot`)."
             )
 
-        last = previous[previous["month"] == add_months(month, -1)]
-        band = None
-        if len(last):
-            reference = int(last.iloc[0]["row_count"])
-            band = (
-                int(reference * (1 - source.max_row_count_change)),
-                int(reference * (1 + source.max_row_count_change)) + 1,
-            )
+        band, band_note = row_count_band(previous, month, source.max_row_count_change)
         contract = validate_snapshot(frame, contract_spec, band)
+        if band_note:
+            contract.notes.append(band_note)
         for expectation, column, what in timing_problems(warehouse, catalog, source, relation, month):
             contract.add_failure(expectation, column, what)
+        for column, problem in exclusion_problems(frame, exclusions):
+            contract.add_failure("exclusion_value_matches_column_type", column, problem)
         check = AssetCheckResult(
             check_name=CONTRACT_CHECK,
             passed=contract.passed,
@@ -131,7 +133,7 @@ def build_snapshot_asset(
                 "missing_columns": MetadataValue.json(contract.missing_columns),
                 "failed_expectations": MetadataValue.json(contract.failures),
                 "expectations_evaluated": contract.evaluated,
-                "row_count_band": MetadataValue.json(list(band) if band else None),
+                "row_count_band": MetadataValue.json(list(band)) if band else MetadataValue.text(band_note),
             },
         )
         record_gates(warehouse, key, month, [check])
@@ -179,6 +181,21 @@ def build_snapshot_asset(
         )
 
     return snapshot
+
+
+def row_count_band(
+    manifest: pd.DataFrame, month: dt.date, max_change: float | None
+) -> tuple[tuple[int, int] | None, str | None]:
+    """The band this month's row count must fall in, from the previous month's stored snapshot;
+    or None and the reason the rule cannot be applied (said in the check's result)."""
+    if max_change is None:
+        return None, "row-count band off (max_row_count_change: null)"
+    previous_month = add_months(month, -1)
+    last = manifest[manifest["month"] == previous_month]
+    if not len(last):
+        return None, f"row-count band not applied: no stored snapshot of {previous_month} to compare with"
+    reference = int(last.iloc[0]["row_count"])
+    return (max(0, int(reference * (1 - max_change))), int(reference * (1 + max_change)) + 1), None
 
 
 def timing_problems(warehouse: Warehouse, catalog: Catalog, source: SourceSpec, relation: str, month: dt.date):

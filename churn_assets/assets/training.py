@@ -77,7 +77,10 @@ def build_training_set_asset(spec: ModelSpec, partitions_def: PartitionsDefiniti
         rows = warehouse.read_labels(
             warehouse.relation_for(spec.source), spec.label, snapshot_table(spec.source.name), available
         ).rename(columns={spec.label: "label"})
-        rows["label"] = spec.label_as_int(rows["label"])
+        try:
+            rows["label"] = spec.label_as_int(rows["label"])
+        except ValueError as exc:
+            raise Failure(str(exc)) from None
         unmapped = int(rows["label"].isna().sum())
         rows = rows.dropna(subset=["label"])
         rows["label"] = rows["label"].astype("int8")
@@ -104,7 +107,7 @@ def build_training_set_asset(spec: ModelSpec, partitions_def: PartitionsDefiniti
                 "months_missing_snapshot": MetadataValue.json([str(m) for m in wanted if m not in snapshots]),
                 "rows_per_month": MetadataValue.json({str(k): int(v) for k, v in per_month["size"].items()}),
                 "label_rate": float(rows["label"].mean()),
-                "label_values_not_mapped": unmapped,
+                "labels_missing": unmapped,
                 "latest_label_window_closes": str(add_months(latest, spec.horizon_months)),
                 "content_hash": content_hash,
                 "table": warehouse.table(training_set_table(spec.name)),

@@ -24,6 +24,8 @@ class ContractResult:
     missing_columns: list[str] = field(default_factory=list)
     failures: list[dict[str, Any]] = field(default_factory=list)
     evaluated: int = 0
+    notes: list[str] = field(default_factory=list)
+    """Rules that could not be applied, and why (shown with the verdict, never silent)."""
 
     def add_failure(self, expectation: str, column: str | None, what: str) -> None:
         """A failure found outside the GX suite (e.g. by a query on the whole source)."""
@@ -31,13 +33,14 @@ class ContractResult:
         self.passed = False
 
     def summary(self) -> str:
+        notes = "".join(f"; {note}" for note in self.notes)
         if self.passed:
-            return f"all {self.evaluated} expectations met on {self.row_count} rows"
+            return f"all {self.evaluated} expectations met on {self.row_count} rows{notes}"
         parts = []
         if self.missing_columns:
             parts.append(f"missing required columns: {', '.join(self.missing_columns)}")
         parts += [f["what"] for f in self.failures if f["expectation"] != "expect_column_to_exist"]
-        return "; ".join(parts)
+        return "; ".join(parts) + notes
 
 
 _context = None
@@ -94,6 +97,8 @@ class ContractSpec:
     not_null: list[str] = field(default_factory=list)
     allowed_values: dict[str, tuple] = field(default_factory=dict)
     value_ranges: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
+    may_be_constant: list[str] = field(default_factory=list)
+    """Numeric columns exempt from the "more than one distinct value" rule."""
 
 
 # Below this many rows a constant feature may be chance; above it, it is a broken feed.
@@ -120,8 +125,9 @@ def build_expectations(
     for column in contract.numeric_columns:
         if column in present:
             expectations.append(gxe.ExpectColumnValuesToBeInTypeList(column=column, type_list=NUMERIC_TYPES))
-            if rows >= MIN_ROWS_FOR_VARIETY:
-                # A feature with one value for every customer carries no signal: a feed stuck on a default.
+            if rows >= MIN_ROWS_FOR_VARIETY and column not in contract.may_be_constant:
+                # A feature with one value for every customer carries no signal: a feed stuck on a default
+                # (a source may list columns that are constant on purpose in `may_be_constant`).
                 expectations.append(gxe.ExpectColumnUniqueValueCountToBeBetween(column=column, min_value=2))
     for column in contract.text_columns:
         if column in present:
@@ -182,31 +188,55 @@ def validate_snapshot(
     for item in results:
         if item.success:
             continue
-        config = item.expectation_config
-        column = config.kwargs.get("column")
-        details = item.result or {}
-        if config.type == "expect_column_to_exist":
+        column = item.expectation_config.kwargs.get("column")
+        if item.expectation_config.type == "expect_column_to_exist":
             result.missing_columns.append(column)
-            what = f"column {column} is missing"
-        elif config.type == "expect_table_row_count_to_be_between":
-            what = (
-                f"row count {details.get('observed_value')} outside "
-                f"[{config.kwargs.get('min_value')}, {config.kwargs.get('max_value')}]"
-            )
-        else:
-            examples = [_plain(v) for v in (details.get("partial_unexpected_list") or [])[:10]]
-            count = details.get("unexpected_count")
-            observed = (
-                f"observed {details['observed_value']}"
-                if details.get("observed_value") is not None
-                else f"{count} rows"
-            )
-            what = (
-                f"{config.type.removeprefix('expect_column_values_to_').replace('_', ' ')} failed on {column}: {observed}"
-                + (f", e.g. {examples}" if examples else "")
-            )
-        result.failures.append({"expectation": config.type, "column": column, "what": what})
+        result.failures.append(
+            {"expectation": item.expectation_config.type, "column": column, "what": _explain(item, frame, contract)}
+        )
     return result
+
+
+def _explain(item, frame: pd.DataFrame, contract: ContractSpec) -> str:
+    """One failed expectation in words a person can act on, naming the column and examples."""
+    config, details = item.expectation_config, item.result or {}
+    column, kind = config.kwargs.get("column"), config.type
+    if kind == "expect_column_to_exist":
+        return f"column {column} is missing"
+    if kind == "expect_table_row_count_to_be_between":
+        return (
+            f"row count {details.get('observed_value')} outside "
+            f"[{config.kwargs.get('min_value')}, {config.kwargs.get('max_value')}]"
+        )
+    if kind == "expect_column_values_to_be_in_type_list" and column in contract.numeric_columns:
+        # A numeric feature that arrives as text: say which values are not numbers.
+        count, examples = _not_numbers(frame[column])
+        return f"{column} must hold numbers but arrives as text" + (
+            f": {count:,} values are not numbers, e.g. {examples}" if count else ""
+        )
+    if kind == "expect_column_unique_value_count_to_be_between":
+        return (
+            f"{column} holds {details.get('observed_value')} distinct value(s) for all {len(frame):,} rows "
+            "(a feed stuck on a default?); list it in the source's may_be_constant if that is expected"
+        )
+    examples = [_plain(v) for v in (details.get("partial_unexpected_list") or [])[:10]]
+    observed = (
+        f"observed {details['observed_value']}"
+        if details.get("observed_value") is not None
+        else f"{details.get('unexpected_count')} rows"
+    )
+    return (
+        f"{kind.removeprefix('expect_column_values_to_').replace('_', ' ')} failed on {column}: {observed}"
+        + (f", e.g. {examples}" if examples else "")
+    )
+
+
+def _not_numbers(values: pd.Series) -> tuple[int, list]:
+    """How many values of a text column are neither blank nor a number, and a few of them."""
+    present = values.dropna().astype(str)
+    present = present[present.str.strip() != ""]
+    bad = present[pd.to_numeric(present, errors="coerce").isna()]
+    return len(bad), bad.unique()[:5].tolist()
 
 
 def _plain_dtypes(frame: pd.DataFrame) -> pd.DataFrame:

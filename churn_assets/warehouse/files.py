@@ -30,6 +30,19 @@ def source_files(source: SourceSpec) -> list[Path]:
     return files
 
 
+def read_source_files(catalog: Catalog, source: SourceSpec) -> tuple[pd.DataFrame, str, int]:
+    """The source's files as the table they load into (renamed and typed), their content hash
+    and how many files matched. Needs no warehouse: `churn-assets check` reads them this way."""
+    files = source_files(source)
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    frame = pd.concat([_read(path, source.separator) for path in files], ignore_index=True)
+    frame = _typed(frame.rename(columns=source.rename), catalog, source)
+    return frame, digest.hexdigest(), len(files)
+
+
 def ensure_loaded(warehouse: Warehouse, catalog: Catalog, source: SourceSpec, log=None) -> str:
     """Load the source's files into its table if they changed since the last load; returns the
     content hash of the files."""
@@ -43,10 +56,9 @@ def ensure_loaded(warehouse: Warehouse, catalog: Catalog, source: SourceSpec, lo
         last = warehouse.query(f"SELECT content_hash FROM {warehouse.table(LOADS)} WHERE source = ?", [source.name])
         if len(last) and last["content_hash"].iloc[0] == content:
             return content
-    frame = pd.concat([_read(path) for path in files], ignore_index=True).rename(columns=source.rename)
-    frame = _typed(frame, catalog, source)
+    frame, content, count = read_source_files(catalog, source)
     if log:
-        log(f"Loading {len(frame):,} rows from {len(files)} file(s) into {warehouse.relation_for(source)}")
+        log(f"Loading {len(frame):,} rows from {count} file(s) into {warehouse.relation_for(source)}")
     table = warehouse.relation_for(source).rpartition(".")[2]
     with warehouse.connect() as conn, warehouse._transaction(conn):
         if warehouse._columns(conn, table) is not None:
@@ -56,23 +68,47 @@ def ensure_loaded(warehouse: Warehouse, catalog: Catalog, source: SourceSpec, lo
         warehouse._write_frame(
             conn,
             LOADS,
-            pd.DataFrame([{"source": source.name, "content_hash": content, "files": len(files), "rows": len(frame)}]),
+            pd.DataFrame([{"source": source.name, "content_hash": content, "files": count, "rows": len(frame)}]),
         )
     return content
 
 
-def _read(path: Path) -> pd.DataFrame:
+# pandas reads these compressions by the file's last suffix.
+COMPRESSED_CSV = {".gz", ".bz2", ".zip", ".xz", ".zst"}
+
+
+def _read(path: Path, separator: str = ",") -> pd.DataFrame:
+    suffixes = [s.lower() for s in path.suffixes[-2:]]
+    is_csv = suffixes[-1:] == [".csv"] or (len(suffixes) == 2 and suffixes[0] == ".csv" and suffixes[1] in COMPRESSED_CSV)
+    is_parquet = suffixes[-1:] in ([".parquet"], [".pq"])
+    if not (is_csv or is_parquet):
+        raise FileSourceError(
+            f"{path}: expected a .csv file (optionally compressed: {', '.join('.csv' + c for c in sorted(COMPRESSED_CSV))}) "
+            "or a .parquet file"
+        )
     try:
-        if path.suffix.lower() in {".parquet", ".pq"}:
+        if is_parquet:
             return pd.read_parquet(path)
-        if path.suffix.lower() == ".csv":
-            return pd.read_csv(path, skipinitialspace=True)
+        frame = pd.read_csv(path, sep=separator, skipinitialspace=True)
     except Exception as exc:  # noqa: BLE001 - the reader's message says what is wrong with the file
         raise FileSourceError(f"{path}: cannot be read ({str(exc).splitlines()[0]})") from None
-    raise FileSourceError(f"{path}: expected a .csv or .parquet file")
+    header = str(frame.columns[0]) if len(frame.columns) == 1 else ""
+    found = next((sep for sep in ";\t|," if sep != separator and sep in header), None)
+    if found:
+        raise FileSourceError(
+            f"{path}: read as a single column {header[:60]!r}: the fields look separated by {found!r}; "
+            f"set `separator: {found!r}` on the source in the catalogue"
+        )
+    return frame
 
 
 def _typed(frame: pd.DataFrame, catalog: Catalog, source: SourceSpec) -> pd.DataFrame:
+    """The contract's types: snapshot_month a date, numeric features numbers, categoricals text.
+
+    Only blank cells of a numeric feature become NULL (how spreadsheets write "unknown"); a column
+    with any other text that is not a number ("29.85 EUR") is kept as text, so the snapshot's
+    data contract fails on it and names the column and the values, instead of publishing a list
+    computed from NULLs."""
     if "snapshot_month" in frame.columns:
         months = pd.to_datetime(frame["snapshot_month"], errors="coerce")
         if months.isna().any():
@@ -82,8 +118,12 @@ def _typed(frame: pd.DataFrame, catalog: Catalog, source: SourceSpec) -> pd.Data
     for model in catalog.models_of_source(source.name):
         for column in model.numeric_features:
             if column in frame.columns and not pd.api.types.is_numeric_dtype(frame[column]):
-                # Blank cells (" ") in numeric columns are how spreadsheets write "unknown".
-                frame[column] = pd.to_numeric(frame[column].replace(r"^\s*$", None, regex=True), errors="coerce")
+                blank_as_null = frame[column].replace(r"^\s*$", None, regex=True)
+                numbers = pd.to_numeric(blank_as_null, errors="coerce")
+                if numbers.isna().sum() == blank_as_null.isna().sum():
+                    frame[column] = numbers
+                else:
+                    frame[column] = blank_as_null
         for column in model.categorical_features:
             if column in frame.columns:
                 frame[column] = frame[column].astype("string").astype(object).where(frame[column].notna(), None)
