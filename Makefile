@@ -8,7 +8,7 @@ export CHURN_HOME
 CUSTOMERS ?= 50000
 MONTHS ?= 24
 
-.PHONY: install run ui test ui-test-deps validate-defs bench bench-quick clean test-unit test-integration \
+.PHONY: install run ui test ui-test-deps docs validate-defs bench bench-quick clean test-unit test-integration \
 	check-branch-flow wheel image push-image check-sources train reference-predictions validate deploy release
 
 # Re-install only when setup.py changes.
@@ -46,6 +46,10 @@ ui-test-deps:
 	  echo "Installing Debian's chromium for the UI screenshot test"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+# The generated catalogue reference (a unit test fails when it is stale).
+docs: install
+	$(BIN)/python -m churn_assets.catalog_reference
 
 validate-defs: install
 	$(BIN)/dagster definitions validate -m churn_assets

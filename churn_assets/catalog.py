@@ -702,7 +702,7 @@ def _check_model_types(where: str, model: ModelSpec, sample: dict[str, Any]) -> 
     if labels is not None:
         kind = column_kind(labels)
         for value in model.label_values:
-            problem = mismatch(value, kind, labels)
+            problem = mismatch(value, kind, labels, exact=True)
             if problem:
                 raise CatalogError(f"{where}, key 'label_values': {problem} (label {model.label})")
         if not model.label_values and kind == TEXT:

@@ -60,6 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument("--out", required=True, help="file to write: .parquet or .csv")
 
     commands.add_parser("check", help="check the catalogue against the sources of CHURN_ENV")
+    commands.add_parser(
+        "migrate", help="bring the warehouse tables of CHURN_ENV to the current types (month columns as DATE)"
+    )
 
     sql = commands.add_parser("sql", help="run a read-only SQL query on the local warehouse and print the result")
     sql.add_argument("query")
@@ -74,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
             "validate": _validate,
             "export-predictions": _export_predictions,
             "check": _check,
+            "migrate": _migrate,
         }[args.command](args)
     except UsageError as exc:
         print(f"churn-assets: error: {exc}", file=sys.stderr)
@@ -172,7 +176,13 @@ def _incident(args) -> int:
 
 
 def _validate(args) -> int:
-    from churn_assets.validation import PredictionInputError, format_verdict, load_predictions, validate_months
+    from churn_assets.validation import (
+        PredictionInputError,
+        check_month_pair,
+        format_verdict,
+        load_predictions,
+        validate_months,
+    )
 
     catalog, environment = _load()
     if args.model not in catalog.models:
@@ -181,8 +191,11 @@ def _validate(args) -> int:
     try:
         current = load_predictions(args.curr_month_preds, environment.warehouse)
         previous = load_predictions(args.prev_month_preds, environment.warehouse) if args.prev_month_preds else None
+        warnings = check_month_pair(args.prev_month_preds, args.curr_month_preds, previous, current) if previous else []
     except PredictionInputError as exc:
         raise UsageError(str(exc)) from None
+    for line in warnings:
+        print(line, file=sys.stderr)
     results = validate_months(spec, args.val_model_version, previous, current)
     print(format_verdict(spec, results))
     return 0 if all(r.passed for r in results) else 1
@@ -317,6 +330,15 @@ def _check(args) -> int:
     if unchecked:
         print("Not every source could be checked (locally: `churn-assets seed`, or load it with `churn-assets run`).")
         return 1
+    return 0
+
+
+def _migrate(args) -> int:
+    _, environment = _load()
+    done = environment.warehouse.migrate_date_columns()
+    for line in done:
+        print(line)
+    print(f"Warehouse of CHURN_ENV={environment.name} is up to date ({len(done)} column(s) migrated)")
     return 0
 
 

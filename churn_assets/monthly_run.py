@@ -122,6 +122,8 @@ def run_months(
             f"to the last completed month {newest_allowed}"
         )
 
+    for line in environment.warehouse.migrate_date_columns():
+        echo(line)
     echo(f"Running {len(months)} months ({months[0]} .. {months[-1]}) for {', '.join(models)} in {environment.name}")
     echo(_header())
     outcomes = []
@@ -180,11 +182,7 @@ def summarise(result, month: dt.date, specs: list[ModelSpec], sources: dict, sel
     checks = {(e.asset_key, e.check_name): e for e in result.get_asset_check_evaluations()}
     failures = {}
     for event in result.get_step_failure_events():
-        error = event.event_specific_data.error
-        # The user-facing message is the innermost cause (Dagster wraps it in step errors).
-        while error is not None and error.cause is not None:
-            error = error.cause
-        failures[event.step_key] = (error.message.strip().splitlines() or ["failed"])[0] if error else "failed"
+        failures[event.step_key] = error_line(event.event_specific_data.error)
 
     outcome = MonthOutcome(month=month, run_id=result.run_id, success=result.success)
     for name in sources:
@@ -194,8 +192,17 @@ def summarise(result, month: dt.date, specs: list[ModelSpec], sources: dict, sel
         outcome.contract[name] = None if check is None else check.passed
     for spec in specs:
         row = ModelMonth(model=spec.name, source=spec.source.name)
+        source_failure = _failed_checks(checks, {snapshot_key(spec.source.name)}) or [
+            msg for step, msg in failures.items() if step.startswith(spec.source.name + "__")
+        ]
         if model_key(spec.name, "model") not in selection:
-            row.status = "snapshot only: no labelled month yet"
+            # Nothing to train yet: the month only takes its snapshot, if its contract lets it.
+            row.failed_checks = _failed_checks(checks, {snapshot_key(spec.source.name)})
+            row.status = (
+                "snapshot NOT stored: " + "; ".join(source_failure)
+                if source_failure
+                else "snapshot only: no labelled month yet"
+            )
             outcome.models.append(row)
             continue
         model_md = materialised.get(model_key(spec.name, "model"), {})
@@ -204,10 +211,7 @@ def summarise(result, month: dt.date, specs: list[ModelSpec], sources: dict, sel
         row.published = materialised.get(model_key(spec.name, "published_predictions"), {}).get("rows")
         overlap = checks.get((model_key(spec.name, "predictions"), "top_k_overlap"))
         row.overlap = overlap.metadata["value"].value if overlap is not None and "value" in overlap.metadata else None
-        own_keys = _keys_of(spec)
-        row.failed_checks = [
-            f"{'/'.join(key.path)}:{check}" for (key, check), e in checks.items() if not e.passed and key in own_keys
-        ]
+        row.failed_checks = _failed_checks(checks, _keys_of(spec))
         errors = [
             msg
             for step, msg in failures.items()
@@ -222,6 +226,31 @@ def summarise(result, month: dt.date, specs: list[ModelSpec], sources: dict, sel
             row.status = "NOT published: " + (", ".join(row.failed_checks) or row.error or "upstream failed")
         outcome.models.append(row)
     return outcome
+
+
+def _failed_checks(checks: dict, keys: set[AssetKey]) -> list[str]:
+    """`asset:check (what failed)` for every failed check of `keys`: the summary line says why."""
+    return [
+        f"{'/'.join(key.path)}:{name}" + (f" ({evaluation.description})" if evaluation.description else "")
+        for (key, name), evaluation in checks.items()
+        if not evaluation.passed and key in keys
+    ]
+
+
+def error_line(error) -> str:
+    """The first line of a step's innermost error, without Python's class path (Dagster wraps the
+    user-facing message in step errors, and formats it as `module.Class: message`)."""
+    while error is not None and error.cause is not None:
+        error = error.cause
+    if error is None:
+        return "failed"
+    line = (error.message.strip().splitlines() or ["failed"])[0]
+    prefix = f"{error.cls_name}: " if error.cls_name else None
+    if prefix and prefix in line and line.index(prefix) + len(prefix) < len(line):
+        head, _, rest = line.partition(prefix)
+        if not head or head.endswith("."):
+            line = rest
+    return line
 
 
 def _keys_of(spec: ModelSpec) -> set[AssetKey]:

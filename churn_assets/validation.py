@@ -87,6 +87,33 @@ def _from_warehouse(reference: str, warehouse) -> rules.MonthPredictions:
     return predictions
 
 
+def check_month_pair(
+    previous_reference: str, current_reference: str, previous: rules.MonthPredictions, current: rules.MonthPredictions
+) -> list[str]:
+    """Warnings about the two inputs' months; raises PredictionInputError when they are one month
+    (the overlap would be 1 and the PSI 0: every gate passes without judging anything)."""
+    from churn_assets.rules.months import add_months
+
+    same_file = Path(previous_reference).resolve() == Path(current_reference).resolve()
+    if previous_reference == current_reference or (not previous_reference.startswith(WAREHOUSE_PREFIX) and same_file):
+        raise PredictionInputError(f"--prev-month-preds and --curr-month-preds are the same input: {current_reference}")
+    if previous.month is not None and previous.month == current.month:
+        raise PredictionInputError(
+            f"--prev-month-preds and --curr-month-preds both hold month {current.month}; give the month before"
+        )
+    if len(previous.ids) == len(current.ids) and np.array_equal(previous.ids, current.ids) and np.array_equal(
+        previous.scores, current.scores, equal_nan=True
+    ):
+        raise PredictionInputError("--prev-month-preds and --curr-month-preds hold identical predictions")
+    if previous.month is None or current.month is None:
+        return ["warning: the month of an input is unknown (no single `month` column); the gates assume "
+                "--prev-month-preds is the month before --curr-month-preds"]
+    if previous.month != add_months(current.month, -1):
+        return [f"warning: --prev-month-preds is {previous.month}, not the month before {current.month}; "
+                "the overlap and PSI gates compare months further apart than the monthly rules intend"]
+    return []
+
+
 def model_version_gate(expected: int | None, current: rules.MonthPredictions) -> rules.GateResult:
     """The predictions were made by the model version the release validates."""
     if expected is None:

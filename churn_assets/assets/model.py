@@ -111,6 +111,8 @@ def build_model_asset(spec: ModelSpec, partitions_def: PartitionsDefinition) -> 
                     "features": spec.features,
                     "categorical": spec.categorical_features,
                     "code_version": __version__,
+                    # Only when set, so that fingerprints of existing versions stay what they were.
+                    **({"refit_on_all_months": True} if spec.refit_on_all_months else {}),
                 },
                 sort_keys=True,
                 default=str,
@@ -139,6 +141,15 @@ def build_model_asset(spec: ModelSpec, partitions_def: PartitionsDefinition) -> 
                     "feature_importance": trained.feature_importance,
                 }
             )
+            if spec.refit_on_all_months:
+                # Judged on the holdout, then trained again on every labelled month (holdout included):
+                # the version in force has seen all the data there is. Same params and seed: deterministic.
+                schema = modeling.feature_schema(frame, spec.features, spec.categorical_features)
+                context.log.info(f"Refitting {spec.name} on all {len(frame):,} labelled rows (refit_on_all_months)")
+                trained = modeling.train(modeling.feature_matrix(frame, schema), y, spec.params, spec.seed)
+                metrics.update(
+                    {"refit_on_all_months": True, "training_rows": len(frame), "feature_importance": trained.feature_importance}
+                )
             registry.register(
                 warehouse,
                 spec.name,
@@ -170,7 +181,9 @@ def build_model_asset(spec: ModelSpec, partitions_def: PartitionsDefinition) -> 
                 incumbent_auc = modeling.evaluate(y[holdout], incumbent_scores)["auc"]
 
         gates = spec.gates
-        quality_ok = metrics["auc"] >= gates.min_auc and metrics["pr_auc"] >= gates.min_pr_auc
+        positives = int(y[holdout].sum())
+        enough_positives = positives >= gates.min_holdout_positives
+        quality_ok = enough_positives and metrics["auc"] >= gates.min_auc and metrics["pr_auc"] >= gates.min_pr_auc
         not_worse = incumbent_auc is None or metrics["auc"] >= incumbent_auc - gates.max_auc_drop_vs_champion
         if quality_ok and not_worse:
             registry.promote(warehouse, spec.name, version.version, month)
@@ -189,14 +202,21 @@ def build_model_asset(spec: ModelSpec, partitions_def: PartitionsDefinition) -> 
                 check_name=QUALITY_CHECK,
                 passed=quality_ok,
                 severity=AssetCheckSeverity.WARN,
-                description=f"holdout AUC {metrics['auc']:.3f} (floor {gates.min_auc}), "
-                f"PR AUC {metrics['pr_auc']:.3f} (floor {gates.min_pr_auc})"
+                description=(
+                    f"holdout AUC {metrics['auc']:.3f} (floor {gates.min_auc}), "
+                    f"PR AUC {metrics['pr_auc']:.3f} (floor {gates.min_pr_auc})"
+                    if enough_positives
+                    else f"not judged: the holdout holds {positives} positive labels, fewer than "
+                    f"min_holdout_positives {gates.min_holdout_positives} (AUC {metrics['auc']:.3f} on so few means little)"
+                )
                 + ("" if quality_ok else f"; not promoted, {stays}"),
                 metadata={
                     "value": metrics["auc"],
                     "threshold": gates.min_auc,
                     "pr_auc": metrics["pr_auc"],
                     "pr_auc_threshold": gates.min_pr_auc,
+                    "holdout_positives": positives,
+                    "min_holdout_positives": gates.min_holdout_positives,
                     "version": version.version,
                 },
             ),

@@ -43,7 +43,7 @@ class SnapshotConfig(Config):
 def contract_for(catalog: Catalog, source: SourceSpec) -> ContractSpec:
     """The source's contract: its own rules plus every column some model of it needs, typed as
     the models use it (numeric features must be numbers, categorical ones text)."""
-    columns, numeric, text, flags = list(source.required_columns), [], [], []
+    columns, numeric, text, flags = ["customer_id", "snapshot_month", *source.required_columns], [], [], []
     for model in catalog.models_of_source(source.name):
         columns += list(model.features) + [rule.column for rule in model.exclusions]
         numeric += list(model.numeric_features)

@@ -49,13 +49,17 @@ def value_kind(value: Any) -> str:
     return _value_kind(value)
 
 
-def mismatch(value: Any, kind: str, values: pd.Series | None = None) -> str | None:
+def mismatch(value: Any, kind: str, values: pd.Series | None = None, exact: bool = False) -> str | None:
     """Why catalogue `value` cannot be compared with a column of `kind` (None when it can).
 
-    `values` (the column) lets a boolean value meet a text column holding only true/false/0/1."""
+    Unless `exact`, a boolean may meet a column of 0/1 numbers, and (given `values`, the column) a
+    text column holding only true/false/0/1: an exclusion compares them as flags. A label mapping
+    compares values as text, where True is not 1: it passes `exact`."""
     wanted = value_kind(value)
     if kind == EMPTY or wanted == kind:
         return None
+    if exact:
+        return f"{value!r} is {_article(wanted)} but the column holds {kind} values"
     if wanted == BOOLEAN and kind == NUMBER:
         return None  # 0/1 flags
     if wanted == BOOLEAN and kind == TEXT and values is not None:

@@ -15,6 +15,14 @@ import pandas as pd
 from dagster import ConfigurableResource
 
 
+# Columns that hold a month (its first day): DATE in every table, as the consumer contract says
+# (README, "The published table"). pandas reads DATE as datetime64, which would be written back as
+# TIMESTAMP, so the engines write these names as dates.
+DATE_COLUMNS = frozenset(
+    {"month", "snapshot_month", "training_month", "trained_for_month", "effective_month", "signup_month"}
+)
+
+
 class WarehouseError(RuntimeError):
     """A warehouse operation failed; the message says which table and what to do."""
 
@@ -129,6 +137,33 @@ class Warehouse(ConfigurableResource):
     def exists(self) -> bool:
         """Whether the warehouse is there at all (a local file may not be yet)."""
         return True
+
+    def migrate_date_columns(self) -> list[str]:
+        """Migration for warehouses written before every month column was a DATE: each such
+        column of this schema's tables that is a TIMESTAMP becomes a DATE (values cast, rows
+        untouched otherwise). Returns a line per migrated column. Idempotent; run it while no run
+        writes (`churn-assets migrate`; `churn-assets run` runs it first)."""
+        if not self.exists():
+            return []
+        names = ", ".join("?" for _ in DATE_COLUMNS)
+        found = self.query(
+            "SELECT table_name, column_name, data_type FROM information_schema.columns "
+            f"WHERE lower(table_schema) = lower(?) AND lower(column_name) IN ({names}) "
+            "AND upper(data_type) LIKE 'TIMESTAMP%'",
+            [self.schema_name, *sorted(DATE_COLUMNS)],
+        )
+        done = []
+        for table, column, data_type in found.itertuples(index=False, name=None):
+            target, staging = self.table(table.lower()), f"{column.lower()}__as_date"
+            with self.connect() as conn, self._transaction(conn):
+                # Add, fill, drop, rename: the one sequence both DuckDB and Snowflake accept
+                # (Snowflake cannot ALTER a TIMESTAMP column to DATE in place).
+                conn.execute(f"ALTER TABLE {target} ADD COLUMN {staging} DATE")
+                conn.execute(f"UPDATE {target} SET {staging} = CAST({column} AS DATE)")
+                conn.execute(f"ALTER TABLE {target} DROP COLUMN {column}")
+                conn.execute(f"ALTER TABLE {target} RENAME COLUMN {staging} TO {column.lower()}")
+            done.append(f"migrated {target}.{column.lower()}: {data_type} -> DATE")
+        return done
 
     def append_rows(self, table: str, frame: pd.DataFrame) -> None:
         with self.connect() as conn:

@@ -13,7 +13,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from churn_assets.warehouse.base import Warehouse
+from churn_assets.warehouse.base import DATE_COLUMNS, Warehouse
 
 
 # DuckDB vectors are 2,048 rows: chunks of ~262k rows (their text as Python objects is the
@@ -41,6 +41,9 @@ def plain_arrow(frame: pd.DataFrame) -> pa.Table:
     for index, field in enumerate(table.schema):
         if pa.types.is_dictionary(field.type):
             table = table.set_column(index, field.name, pc.cast(table.column(index), field.type.value_type))
+        elif pa.types.is_timestamp(field.type) and field.name in DATE_COLUMNS:
+            # Months are DATE (the consumer contract), not the TIMESTAMP pandas would make of them.
+            table = table.set_column(index, field.name, pc.cast(table.column(index), pa.date32()))
     return table
 
 

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from dagster import EnvVar
 
-from churn_assets.warehouse.base import Warehouse, WarehouseError
+from churn_assets.warehouse.base import DATE_COLUMNS, Warehouse, WarehouseError
 
 # Frames up to this many rows are written by one parameterised INSERT (no DDL, so it stays
 # inside the caller's transaction); larger ones are uploaded with write_pandas (Parquet, COPY).
@@ -81,6 +81,14 @@ def snowflake_type(values: pd.Series) -> str:
     if isinstance(sample, (bytes, bytearray, memoryview)):
         return "BINARY"
     return "VARCHAR"
+
+
+def months_as_dates(frame: pd.DataFrame) -> pd.DataFrame:
+    """Month columns (DATE_COLUMNS) read back as datetime64 written as dates, so they stay DATE."""
+    convert = [c for c in frame.columns if c in DATE_COLUMNS and pd.api.types.is_datetime64_any_dtype(frame[c])]
+    if not convert:
+        return frame
+    return frame.assign(**{c: frame[c].dt.date for c in convert})
 
 
 def bindable(value: Any) -> Any:
@@ -274,6 +282,7 @@ class SnowflakeWarehouse(Warehouse):
 
     def _write_frame(self, conn: SnowflakeSession, table: str, frame: pd.DataFrame) -> None:
         """Append `frame` (creating the table, or adding new columns, first)."""
+        frame = months_as_dates(frame)
         staged = self._prepare(conn, table, frame)
         try:
             self._insert(conn, table, frame, staged)

@@ -82,3 +82,208 @@ def test_the_shipped_catalogue_has_three_models_on_one_source():
     assert {"churn", "downgrade", "upsell"} <= set(catalog.models)
     assert {m.source.name for m in catalog.models.values()} == {"customers"}
     assert catalog.models["downgrade"].horizon_months == 1
+
+
+# -- The strict catalogue: a typo never changes what is published silently ---------------------
+
+
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        # The finding that published 11 do-not-contact and 27 cancelled customers with every gate green.
+        (lambda r: r["models"]["churn"].update(exclusion=r["models"]["churn"].pop("exclusions")),
+         "model 'churn', key 'exclusion': unknown key; did you mean 'exclusions'?"),
+        (lambda r: r["models"]["churn"]["gates"].update(max_top_k_overlpa=0.9),
+         "gates, key 'max_top_k_overlpa': unknown key; did you mean 'max_top_k_overlap'?"),
+        (lambda r: r["models"]["churn"]["gates"].update(max_pis=0.3),
+         "key 'max_pis': unknown key; did you mean 'max_psi'?"),
+        (lambda r: r["sources"]["customers"].update(not_nul=["do_not_contact"]),
+         "source 'customers', key 'not_nul': unknown key; did you mean 'not_null'?"),
+        (lambda r: r.update(partition_start="2024-01-01"),
+         "top level, key 'partition_start': unknown key; did you mean 'partitions_start'?"),
+        (lambda r: r["models"]["churn"]["exclusions"][0].update(equal="cancelled"),
+         "exclusion 1, key 'equal': unknown key; did you mean 'equals'?"),
+        (lambda r: r["models"]["churn"]["params"].update(n_estimator=10),
+         "'n_estimator' is not a parameter of xgboost.XGBClassifier; did you mean 'n_estimators'?"),
+        (lambda r: r["models"]["churn"]["params"].update(n_estimators="many"),
+         "key 'params.n_estimators': must be a whole number, got text 'many'"),
+        (lambda r: r["models"]["churn"]["params"].update(objective="reg:squarederror"), "set by the pipeline"),
+        (lambda r: r["models"]["churn"]["gates"].update(list_capacity=8000.5), "must be a whole number"),
+        (lambda r: r["sources"]["customers"].update(max_row_count_change=0), "must be a ratio above 0"),
+        (lambda r: r["models"].update(Churn=r["models"]["churn"]), "differ only in case (their tables would clash)"),
+        (lambda r: r["sources"]["customers"].update(files="../../etc/*", relation=None), "leads outside the catalogue's folder"),
+        (lambda r: r["sources"]["customers"].update(separator=";;"), "must be one character"),
+        (lambda r: r["models"]["churn"].update(refit_on_all_months="yes"), "must be a boolean, got text"),
+        (lambda r: r["models"]["churn"]["gates"].update(min_holdout_positives=0), "must be a positive integer"),
+        (lambda r: r["sources"]["customers"]["value_ranges"].update(tenure_months=[10, 1]), "min 10 is above max 1"),
+    ],
+)
+def test_typos_and_wrong_values_are_refused_with_the_nearest_key(tmp_path, raw, change, expected):
+    data = copy.deepcopy(raw)
+    change(data)
+    path = write(tmp_path, data)
+    with pytest.raises(CatalogError) as error:
+        load_catalog(path)
+    message = str(error.value)
+    assert message.startswith(f"{path}: ") and "\n" not in message
+    assert expected in message
+
+
+def test_yaml_11_booleans_stay_text_and_merge_keys_work(tmp_path):
+    text = DEFAULT_CATALOG.read_text()
+    # Unquoted Yes/No (YAML 1.1 booleans), an anchor under a free `x-` key, and a merge key.
+    text = text.replace(
+        "    label: churned_within_3m\n",
+        "    label: churned_within_3m\n    label_values: {Yes: 1, No: 0}\n",
+        1,
+    )
+    text = text.replace("models:\n", "x-gates: &strict\n  min_auc: 0.75\n  max_psi: 0.2\n\nmodels:\n", 1)
+    text = text.replace("      min_auc: 0.70\n", "      <<: *strict\n", 1)
+    path = tmp_path / "models.yaml"
+    path.write_text(text)
+    churn = load_catalog(path).models["churn"]
+    assert churn.label_values == {"Yes": 1, "No": 0}
+    assert (churn.gates.min_auc, churn.gates.max_psi) == (0.75, 0.25)  # the model's own max_psi wins over the merge
+    assert churn.exclusions[1].equals is True  # `true` is still a boolean
+
+    # A key given twice is still refused, merge keys or not.
+    path.write_text(text.replace("      max_psi: 0.25\n", "      max_psi: 0.25\n      max_psi: 0.3\n", 1))
+    with pytest.raises(CatalogError, match="duplicate key 'max_psi'"):
+        load_catalog(path)
+
+
+def test_lenient_values_that_mean_one_thing_are_accepted(tmp_path, raw):
+    data = copy.deepcopy(raw)
+    data["models"]["churn"]["gates"]["list_capacity"] = 8000.0
+    data["sources"]["customers"]["max_row_count_change"] = 2.5  # a business that more than doubles
+    data["models"]["downgrade"]["gates"]["max_top_k_overlap"] = None
+    catalog = load_catalog(write(tmp_path, data))
+    assert catalog.models["churn"].gates.list_capacity == 8000
+    assert catalog.sources["customers"].max_row_count_change == 2.5
+    data["sources"]["customers"]["max_row_count_change"] = None  # the rule switched off
+    assert load_catalog(write(tmp_path, data)).sources["customers"].max_row_count_change is None
+
+
+def test_partitions_start_written_as_a_datetime_is_refused(tmp_path):
+    path = tmp_path / "models.yaml"
+    path.write_text(DEFAULT_CATALOG.read_text().replace("partitions_start: 2024-01-01", "partitions_start: 2024-01-01 00:00:00"))
+    with pytest.raises(CatalogError, match="key 'partitions_start': .* is a date and time"):
+        load_catalog(path)
+
+
+def test_a_catalogue_path_that_is_a_folder_is_one_line(tmp_path):
+    with pytest.raises(CatalogError, match="is a folder"):
+        load_catalog(tmp_path)
+
+
+def test_every_xgboost_parameter_the_catalogue_accepts_is_one_xgboost_has():
+    import inspect
+
+    import xgboost
+
+    from churn_assets.catalog import PIPELINE_PARAMS, XGBOOST_PARAMS
+
+    accepted = set(inspect.signature(xgboost.XGBModel.__init__).parameters)
+    assert set(XGBOOST_PARAMS) <= accepted, set(XGBOOST_PARAMS) - accepted
+    assert not set(XGBOOST_PARAMS) & PIPELINE_PARAMS
+
+
+def test_the_catalogue_reference_in_the_docs_is_generated_from_the_code():
+    from churn_assets.catalog_reference import REFERENCE_PATH, render
+
+    assert REFERENCE_PATH.read_text() == render(), "docs/catalogue.md is stale: run `make docs`"
+
+
+def test_every_declared_key_is_read_by_the_parser(tmp_path, raw):
+    """The declaration (and so the reference) and the parser cannot drift: a key the parser never
+    reads would be accepted and ignored."""
+    import churn_assets.catalog as catalog_module
+
+    read = set()
+    original = catalog_module._Reader.get
+
+    def recording_get(self, key, kind):
+        read.add((tuple(self.keys), key))
+        return original(self, key, kind)
+
+    catalog_module._Reader.get = recording_get
+    try:
+        load_catalog(write(tmp_path, raw))
+    finally:
+        catalog_module._Reader.get = original
+    for section, keys in catalog_module.SECTIONS.items():
+        names = tuple(k.name for k in keys)
+        unread = [k for k in names if (names, k) not in read and k not in ("sources", "models")]
+        assert not unread, f"{section}: declared but never read: {unread}"
+
+
+# -- Values against the source's column types ---------------------------------------------------
+
+
+def typed_sample():
+    import pandas as pd
+
+    frame = pd.DataFrame(
+        {
+            "do_not_contact": [True, False, False],
+            "account_status": ["active", "cancelled", "active"],
+            "churned_within_3m": pd.array([0, 1, None], dtype="Int64"),
+            "tenure_months": [1, 5, 30],
+        }
+    )
+    return {c: frame[c] for c in frame}
+
+
+def check_churn(catalog, sample):
+    from churn_assets.catalog import check_against_source
+
+    catalog = type(catalog)(catalog.path, catalog.partitions_start, catalog.sources, {"churn": catalog.models["churn"]})
+    check_against_source(catalog, "customers", set(catalog.models["churn"].features) | set(sample), None, sample)
+
+
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        # The quoted 'true' that matched nobody and listed 10 do-not-contact customers.
+        (lambda r: r["models"]["churn"]["exclusions"][1].update(equals="true"),
+         "key 'exclusions' (column do_not_contact): equals 'true' is text but the column holds boolean values"),
+        (lambda r: r["models"]["churn"]["exclusions"][1].update(equals="yes"), "only true/false are booleans"),
+        (lambda r: r["models"]["churn"]["exclusions"][0].update(equals=1), "1 is a number but the column holds text"),
+        (lambda r: r["models"]["churn"].update(label_values={True: 1, False: 0}),
+         "is a boolean but the column holds number values (label churned_within_3m)"),
+        (lambda r: r["sources"]["customers"]["allowed_values"].update(account_status=[1, 2]),
+         "key 'allowed_values' (account_status): 1 is a number but the column holds text"),
+        (lambda r: r["sources"]["customers"]["value_ranges"].update(account_status=[0, 1]),
+         "key 'value_ranges' (account_status): the column holds text values"),
+    ],
+)
+def test_values_that_do_not_fit_the_column_type_are_refused(tmp_path, raw, change, expected):
+    data = copy.deepcopy(raw)
+    change(data)
+    catalog = load_catalog(write(tmp_path, data))
+    with pytest.raises(CatalogError) as error:
+        check_churn(catalog, typed_sample())
+    assert expected in str(error.value)
+
+
+def test_values_that_fit_pass_and_text_labels_need_label_values(raw):
+    import pandas as pd
+
+    catalog = load_catalog()
+    check_churn(catalog, typed_sample())  # the shipped catalogue fits its source
+    sample = typed_sample()
+    sample["churned_within_3m"] = pd.Series(["Yes", "No", None])
+    with pytest.raises(CatalogError, match="label churned_within_3m holds text"):
+        check_churn(catalog, sample)
+
+
+def test_label_values_not_mapped_are_named():
+    import pandas as pd
+
+    spec = load_catalog().models["churn"]
+    mapped = type(spec)(**{**spec.__dict__, "label_values": {"Yes": 1, "No": 0}})
+    assert mapped.label_as_int(pd.Series(["Yes", "No", None])).tolist()[:2] == [1.0, 0.0]
+    with pytest.raises(ValueError, match=r"2 values of label churned_within_3m .* e\.g\. ' Yes'"):
+        mapped.label_as_int(pd.Series(["Yes", " Yes", " Yes", None]))
+    with pytest.raises(ValueError, match="labels must be 0 or 1"):
+        spec.label_as_int(pd.Series([0, 1, 2]))

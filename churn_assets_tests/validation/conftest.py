@@ -28,7 +28,13 @@ def gate_results(request):
     """Every gate's result, computed once by the same functions as the asset checks."""
     from churn_assets.catalog import load_catalog
     from churn_assets.environment import load_environment
-    from churn_assets.validation import PredictionInputError, format_verdict, load_predictions, validate_months
+    from churn_assets.validation import (
+        PredictionInputError,
+        check_month_pair,
+        format_verdict,
+        load_predictions,
+        validate_months,
+    )
 
     options = request.config.option
     if not options.curr_month_preds:
@@ -40,6 +46,9 @@ def gate_results(request):
     try:
         current = load_predictions(options.curr_month_preds, warehouse)
         previous = load_predictions(options.prev_month_preds, warehouse) if options.prev_month_preds else None
+        if previous is not None:
+            for line in check_month_pair(options.prev_month_preds, options.curr_month_preds, previous, current):
+                print(line)
     except PredictionInputError as exc:
         raise pytest.UsageError(str(exc)) from None
     results = validate_months(spec, options.val_model_version, previous, current)
