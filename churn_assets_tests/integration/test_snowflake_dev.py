@@ -94,7 +94,8 @@ def dev_world(snowflake, tmp_path_factory):
     home = tmp_path_factory.mktemp("parity")
     seed(home, customers=CUSTOMERS, months=MONTHS, end_month=END)
     local = run_pipeline(home, models=MODELS)
-    assert local.all_succeeded, local
+    # April has no champion yet (see test_whole_monthly_pipeline_runs_in_dev): its run fails, nothing published.
+    assert [m.month for m in local.months if not m.success] == [dt.date(2025, 4, 1)], local
 
     load_source_from_duckdb(home / "warehouse.duckdb")
     with admin_connection() as conn:  # prod as it would be: its own tables and last month's list
@@ -136,10 +137,14 @@ def dev_world(snowflake, tmp_path_factory):
 
 
 def test_whole_monthly_pipeline_runs_in_dev(dev_world):
-    assert dev_world.dev.all_succeeded, [(m.month, [r.status for r in m.models]) for m in dev_world.dev.months]
+    failed = [m.month for m in dev_world.dev.months if not m.success]
+    assert failed == [dt.date(2025, 4, 1)], [(m.month, [r.status for r in m.models]) for m in dev_world.dev.months]
     assert PIPELINE_TABLES <= set(schema_contents(DEV))
     published = [m.month for m in dev_world.dev.months if m.models[0].published]
-    assert published == [dt.date(2025, 4, 1), dt.date(2025, 5, 1), dt.date(2025, 6, 1)]
+    # April's first version is judged on a one-month split with 18 positives (< min_holdout_positives 30):
+    # not promoted, nothing to publish with; May's version is the first champion.
+    assert published == [dt.date(2025, 5, 1), dt.date(2025, 6, 1)]
+    assert "not judged: the holdout holds 18 positive labels" in dev_world.dev.months[3].models[0].status
 
 
 def test_same_seed_gives_the_same_published_list_on_duckdb_and_on_dev(dev_world):
@@ -200,7 +205,14 @@ def test_catalogue_checked_against_the_dev_source(dev_world, tmp_path):
         == source
     )
     assert environment.warehouse.relation_columns("analytics.no_such_view") is None
-    check_sources(load_catalog(), environment)
+    assert check_sources(load_catalog(), environment, types=True) == []
+
+    quoted = yaml.safe_load(catalog_path().read_text())
+    quoted["models"]["churn"]["exclusions"][1]["equals"] = "true"
+    path = tmp_path / "quoted.yaml"
+    path.write_text(yaml.safe_dump(quoted, sort_keys=False))
+    with pytest.raises(CatalogError, match="equals 'true' is text but the column holds boolean values"):
+        check_sources(load_catalog(path), environment, types=True)
 
     broken = yaml.safe_load(catalog_path().read_text())
     broken["models"]["churn"]["features"].append("no_such_feature")
@@ -208,6 +220,33 @@ def test_catalogue_checked_against_the_dev_source(dev_world, tmp_path):
     path.write_text(yaml.safe_dump(broken, sort_keys=False))
     with pytest.raises(CatalogError, match="no_such_feature"):
         check_sources(load_catalog(path), environment)
+
+
+def test_month_columns_are_dates_in_dev_and_old_timestamps_are_migrated(dev_world):
+    from churn_assets.environment import load_environment
+
+    with admin_connection() as conn:
+        cursor = conn.cursor()
+        types = cursor.execute(
+            "SELECT table_name, column_name, data_type FROM information_schema.columns WHERE table_schema = ? "
+            "AND lower(column_name) IN ('month', 'snapshot_month', 'training_month')",
+            [DEV],
+        ).fetchall()
+        assert len(types) >= 5 and {t for _, _, t in types} == {"DATE"}, types
+        cursor.execute(f"CREATE TABLE {DEV}.legacy_lists (model VARCHAR, month TIMESTAMP_NTZ, customer_id NUMBER)")
+        cursor.execute(f"INSERT INTO {DEV}.legacy_lists VALUES ('churn', '2025-05-01 00:00:00', 42)")
+    try:
+        warehouse = load_environment().warehouse
+        (line,) = warehouse.migrate_date_columns()
+        assert line.startswith(f"migrated {DEV}.legacy_lists.month: TIMESTAMP") and line.endswith("-> DATE")
+        assert warehouse.migrate_date_columns() == []
+        with admin_connection() as conn:
+            cursor = conn.cursor()
+            row = cursor.execute(f"SELECT model, month, customer_id FROM {DEV}.legacy_lists").fetchone()
+            assert row == ("churn", dt.date(2025, 5, 1), 42)
+    finally:
+        with admin_connection() as conn:
+            conn.cursor().execute(f"DROP TABLE IF EXISTS {DEV}.legacy_lists")
 
 
 def test_rerunning_a_month_in_dev_changes_nothing(dev_world):

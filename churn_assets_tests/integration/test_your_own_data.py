@@ -1,0 +1,260 @@
+"""Your own data, right the first time: a third-party-shaped monthly panel (gzip CSV, a business
+that grows five-fold, a constant column, text ids, Yes/No labels written unquoted), and the
+misconfigurations that used to publish wrong lists without a word."""
+
+import gzip
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from churn_assets.catalog import DEFAULT_CATALOG, load_catalog
+from churn_assets_tests.conftest import FIRST_MONTH, churn_home, query, run_pipeline
+
+CLI = str(Path(sys.executable).parent / "churn-assets")
+MONTHS = ["2025-01-01", "2025-02-01", "2025-03-01", "2025-04-01", "2025-05-01"]
+
+# Written as a person writes it: unquoted Yes/No (YAML 1.1 booleans), an anchor and a merge key.
+PANEL_CATALOGUE = """\
+partitions_start: 2025-01-01
+
+x-gates: &gates
+  min_top_k_overlap: 0.05
+  min_auc: 0.6
+  predicted_rate: [0.01, 0.5]
+  max_psi: 1.0
+
+sources:
+  panel:
+    files: data/panel.csv.gz
+    rename: {{account: customer_id, month: snapshot_month}}
+    label_columns: [churned]
+    max_row_count_change: {max_change}
+    may_be_constant: [account_type_code]
+    value_ranges: {{monthly_fee: [0, 500]}}
+
+models:
+  panel_churn:
+    source: panel
+    label: churned
+    label_values: {{Yes: 1, No: 0}}
+    horizon_months: 1
+    training_window_months: 3
+    refit_on_all_months: true
+    features: [plan, monthly_fee, logins, tenure, account_type_code]
+    categorical_features: [plan]
+    params: {{n_estimators: 40, max_depth: 3, learning_rate: 0.2}}
+    seed: 5
+    exclusions:
+      - {{column: do_not_contact, equals: true, reason: do not contact}}
+    list_top_fraction: 0.1
+    gates:
+      <<: *gates
+      list_capacity: 1000
+"""
+
+
+def growth_panel(folder: Path, junk: bool = False, seed: int = 11) -> Path:
+    """One gzip CSV of five monthly snapshots: ~300 accounts growing to ~1,700, churners leaving,
+    text ids, a constant numeric column, Yes/No labels (blank in the last month: not known yet).
+    With `junk`, 40 fees of the last month arrive as "29.85 EUR"."""
+    rng = np.random.default_rng(seed)
+    sizes = np.linspace(300, 1700, len(MONTHS)).astype(int)
+    active: dict[str, dict] = {}
+    next_id, frames = 0, []
+    for index, month in enumerate(MONTHS):
+        while len(active) < sizes[index]:
+            active[f"ACC-{next_id:05d}"] = {
+                "plan": rng.choice(["basic", "plus", "pro"]),
+                "monthly_fee": float(rng.choice([19.0, 29.85, 49.5])),
+                "engagement": rng.normal(),
+                "tenure": int(rng.integers(0, 36)) if index == 0 else 0,
+            }
+            next_id += 1
+        ids = sorted(active)
+        engagement = np.array([active[i]["engagement"] for i in ids])
+        logins = np.maximum(0, np.round(8 + 4 * engagement + rng.normal(0, 1, len(ids))))
+        risk = -2.4 - 1.3 * engagement + rng.normal(0, 0.3, len(ids))
+        churned = rng.random(len(ids)) < 1 / (1 + np.exp(-risk))
+        frame = pd.DataFrame(
+            {
+                "account": ids,
+                "month": month,
+                "plan": [active[i]["plan"] for i in ids],
+                "monthly_fee": [f"{active[i]['monthly_fee']:.2f}" for i in ids],
+                "logins": logins.astype(int),
+                "tenure": [active[i]["tenure"] for i in ids],
+                "account_type_code": 1,
+                "do_not_contact": rng.random(len(ids)) < 0.03,
+                "churned": np.where(churned, "Yes", "No") if index < len(MONTHS) - 1 else "",
+            }
+        )
+        if junk and index == len(MONTHS) - 1:
+            frame.loc[frame.index[:40], "monthly_fee"] = "29.85 EUR"
+        frames.append(frame)
+        for account, gone in zip(ids, churned, strict=True):
+            active[account]["tenure"] += 1
+            if gone and index < len(MONTHS) - 1:
+                del active[account]
+    (folder / "data").mkdir(parents=True, exist_ok=True)
+    path = folder / "data" / "panel.csv.gz"
+    with gzip.open(path, "wt") as handle:
+        pd.concat(frames).to_csv(handle, index=False)
+    return path
+
+
+def panel_catalogue(folder: Path, max_change: str = "3") -> Path:
+    path = folder / "models.yaml"
+    path.write_text(PANEL_CATALOGUE.format(max_change=max_change))
+    return path
+
+
+def cli(*args, home: Path, catalogue: Path):
+    import os
+
+    env = {**os.environ, "CHURN_HOME": str(home), "CHURN_MODELS": str(catalogue)}
+    return subprocess.run([CLI, *args], capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_a_growing_gzip_panel_runs_first_time(tmp_path):
+    growth_panel(tmp_path)
+    catalogue = panel_catalogue(tmp_path)
+    # `check` reads the file source itself: no warehouse needed, nothing created.
+    checked = cli("check", home=tmp_path / "home", catalogue=catalogue)
+    assert checked.returncode == 0, checked.stderr
+    assert "checked against 1 of 1 source(s)" in checked.stdout and not (tmp_path / "home").exists()
+
+    report = run_pipeline(tmp_path, models=["panel_churn"], catalog=load_catalog(catalogue))
+    status = {str(m.month): m.models[0] for m in report.months}
+    assert status["2025-01-01"].status == "snapshot only: no labelled month yet"
+    # One labelled month of ~300 accounts: a holdout of a handful of positives is not judged.
+    assert "not judged: the holdout holds" in status["2025-02-01"].status, status["2025-02-01"]
+    assert "fewer than min_holdout_positives 30" in status["2025-02-01"].status
+    for month in MONTHS[2:]:
+        assert status[month].status == "published", (month, status[month].status, status[month].error)
+
+    lists = query(tmp_path, "SELECT month, count(*) AS n, min(customer_id) AS first FROM churn.published_predictions GROUP BY 1 ORDER BY 1")
+    assert [str(m)[:10] for m in lists["month"]] == MONTHS[2:] and lists["first"].str.startswith("ACC-").all()
+    # Do-not-contact accounts are never listed; the published month is a DATE, as the contract says.
+    listed_dnc = query(
+        tmp_path,
+        "SELECT count(*) AS n FROM churn.published_predictions p JOIN churn.snapshot_panel s "
+        "ON s.customer_id = p.customer_id AND s.snapshot_month = p.month WHERE s.do_not_contact",
+    )
+    assert listed_dnc["n"].iloc[0] == 0
+    types = query(
+        tmp_path,
+        "SELECT table_name, column_name, data_type FROM information_schema.columns WHERE table_schema = 'churn' "
+        "AND column_name IN ('month', 'snapshot_month', 'training_month')",
+    )
+    assert len(types) >= 5 and set(types["data_type"]) == {"DATE"}, types
+
+    # refit_on_all_months: the version in force trained on every labelled month, holdout included.
+    versions = query(tmp_path, "SELECT trained_for_month, training_months, metrics FROM churn.model_versions ORDER BY version")
+    import json
+
+    last = versions.iloc[-1]
+    metrics = json.loads(last["metrics"])
+    assert metrics["refit_on_all_months"] is True
+    assert json.loads(last["training_months"]) == MONTHS[1:4]
+    labelled_rows = query(
+        tmp_path,
+        "SELECT count(*) AS n FROM churn.training_set_panel_churn WHERE training_month = ?",
+        [last["trained_for_month"]],
+    )["n"].iloc[0]
+    assert metrics["training_rows"] == labelled_rows > metrics["holdout_rows"]
+
+
+def test_growth_beyond_the_row_count_band_is_named(tmp_path):
+    growth_panel(tmp_path)
+    catalogue = panel_catalogue(tmp_path, max_change="0.5")
+    report = run_pipeline(tmp_path, models=["panel_churn"], catalog=load_catalog(catalogue), last=pd.Timestamp(MONTHS[1]).date())
+    february = report.months[1].models[0]
+    assert february.status == "NOT published: panel/snapshot:data_contract (row count 650 outside [150, 451])"
+
+
+def test_junk_text_in_a_numeric_column_fails_the_contract_naming_column_and_values(tmp_path):
+    growth_panel(tmp_path, junk=True)
+    catalogue = panel_catalogue(tmp_path)
+    report = run_pipeline(tmp_path, models=["panel_churn"], catalog=load_catalog(catalogue))
+    may = report.months[-1].models[0]
+    assert "monthly_fee must hold numbers but arrives as text: 40 values are not numbers, e.g. ['29.85 EUR']" in (
+        may.status
+    ), may.status
+    assert not report.all_succeeded
+    assert query(tmp_path, "SELECT count(*) AS n FROM information_schema.tables WHERE table_name = 'published_predictions'")["n"].iloc[0] == 0
+
+
+def shipped_catalogue_with(tmp_path, change) -> Path:
+    data = yaml.safe_load(DEFAULT_CATALOG.read_text())
+    change(data)
+    path = tmp_path / "models.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+@pytest.mark.parametrize(
+    "change, incident, expected",
+    [
+        # `equals: 'true'` on the boolean flag used to exclude nobody: 10 do-not-contact customers published.
+        (lambda d: d["models"]["churn"]["exclusions"][1].update(equals="true"), None,
+         "exclusion do_not_contact = 'true': 'true' is text but the column holds boolean values"),
+        # NULL flags with do_not_contact left out of not_null: the exclusion column is not-null all the same.
+        (lambda d: d["sources"]["customers"]["not_null"].remove("do_not_contact"), "excluded-customers-listed",
+         "not be null failed on do_not_contact"),
+    ],
+)
+def test_an_exclusion_that_cannot_be_applied_blocks_the_month(fresh_home, change, incident, expected):
+    from churn_assets.simulate.incidents import apply_incident
+
+    catalogue = shipped_catalogue_with(fresh_home, change)
+    if incident:
+        apply_incident(str(fresh_home / "warehouse.duckdb"), incident, FIRST_MONTH)
+    report = run_pipeline(fresh_home, catalog=load_catalog(catalogue), first=FIRST_MONTH, last=FIRST_MONTH)
+    (row,) = report.months[0].models
+    assert row.status.startswith("snapshot NOT stored: customers/snapshot:data_contract") and expected in row.status
+
+
+def test_check_says_what_it_could_not_check_and_catches_a_missing_feature(tmp_path):
+    # The shipped catalogue reads a warehouse relation: on a fresh CHURN_HOME nothing can be checked.
+    fresh = cli("check", home=tmp_path / "fresh", catalogue=DEFAULT_CATALOG)
+    assert fresh.returncode == 1
+    assert "source 'customers' (analytics.customer_features_monthly): not checked, the warehouse does not exist yet" in (
+        fresh.stdout
+    )
+    # A file source is checked from its file, warehouse or not.
+    growth_panel(tmp_path)
+    broken = tmp_path / "models.yaml"
+    broken.write_text(PANEL_CATALOGUE.format(max_change="3").replace("logins, tenure", "loginz, tenure"))
+    result = cli("check", home=tmp_path / "fresh", catalogue=broken)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "model 'panel_churn', key 'features': ['loginz'] not in source 'panel'" in result.stderr
+    assert "loginz (did you mean logins?)" in result.stderr
+
+
+def test_a_warehouse_written_with_timestamp_months_is_migrated_to_dates(tmp_path):
+    import duckdb
+
+    from churn_assets.warehouse import DuckDBWarehouse
+
+    database = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(database)) as conn:
+        conn.execute("CREATE SCHEMA churn")
+        conn.execute(
+            "CREATE TABLE churn.published_predictions AS SELECT 'churn' AS model, "
+            "TIMESTAMP '2025-05-01 00:00:00' AS month, 42 AS customer_id, 0.9 AS score, 1 AS rank"
+        )
+    warehouse = DuckDBWarehouse(database=str(database))
+    assert warehouse.migrate_date_columns() == ["migrated churn.published_predictions.month: TIMESTAMP -> DATE"]
+    assert warehouse.migrate_date_columns() == []  # idempotent
+    after = query(tmp_path, "SELECT typeof(month) AS t, month, customer_id, score, rank FROM churn.published_predictions")
+    assert after["t"].tolist() == ["DATE"] and str(after["month"].iloc[0])[:10] == "2025-05-01"
+    assert (after["customer_id"].iloc[0], after["rank"].iloc[0]) == (42, 1)
+
+    with churn_home(tmp_path):
+        result = subprocess.run([CLI, "migrate"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and "up to date (0 column(s) migrated)" in result.stdout
