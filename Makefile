@@ -22,6 +22,7 @@ install: $(BIN)/.installed
 
 run: install
 	$(BIN)/churn-assets seed --if-missing --customers $(CUSTOMERS) --months $(MONTHS)
+	$(BIN)/churn-assets migrate
 	$(BIN)/churn-assets run
 
 ui: install
@@ -106,6 +107,7 @@ check-sources: install
 
 # Materialise $(MONTH) in $CHURN_ENV (months from $(TRAIN_FROM)), recorded in the instance at $DAGSTER_HOME.
 train: install
+	$(BIN)/churn-assets migrate
 	$(BIN)/churn-assets run --from $(TRAIN_FROM) --to $(MONTH)
 
 # The Validation stage: $(MODEL)'s predictions of $(MONTH) in $CHURN_ENV against a reference month

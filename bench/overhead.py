@@ -53,7 +53,7 @@ def bare(home: Path, catalog_path: Path, model: str, month: dt.date) -> dict:
     from sklearn.model_selection import train_test_split
 
     from churn_assets import modeling
-    from churn_assets.assets.snapshot import contract_for
+    from churn_assets.assets.snapshot import contract_for, row_count_band
     from churn_assets.catalog import load_catalog
     from churn_assets.checks.contract import validate_snapshot
     from churn_assets.rules.gates import MonthPredictions, business_gates
@@ -78,7 +78,8 @@ def bare(home: Path, catalog_path: Path, model: str, month: dt.date) -> dict:
             (previous_rows,) = conn.execute(
                 "SELECT row_count FROM churn.snapshot_manifest WHERE source = ? AND month = ?", [source.name, previous_month]
             ).fetchone()
-            band = (int(previous_rows * (1 - source.max_row_count_change)), int(previous_rows * (1 + source.max_row_count_change)) + 1)
+            manifest = pd.DataFrame({"month": [previous_month], "row_count": [previous_rows]})
+            band, _ = row_count_band(manifest, month, source.max_row_count_change)
             contract = validate_snapshot(frame, contract_for(catalog, source), band)
             if not contract.passed:
                 raise RuntimeError(f"data contract failed: {contract.summary()}")

@@ -350,6 +350,12 @@ def nearest(name: str, candidates) -> str | None:
     return matches[0] if matches else None
 
 
+def suggestion(name: str, candidates, listed_as: str) -> str:
+    """"did you mean 'x'?" for a close candidate, else every candidate (`listed_as: a, b`)."""
+    guess = nearest(name, candidates)
+    return f"did you mean '{guess}'?" if guess else f"{listed_as}: {', '.join(sorted(map(str, candidates)))}"
+
+
 class _Reader:
     """Typed access to one mapping of the YAML, with errors that say where. Refuses keys that the
     mapping's section does not declare."""
@@ -363,8 +369,7 @@ class _Reader:
         for key in data:
             if key in self.keys or (keys is TOP_KEYS and str(key).startswith(FREE_PREFIX)):
                 continue
-            guess = nearest(key, self.keys)
-            hint = f"did you mean '{guess}'?" if guess else f"valid keys: {', '.join(self.keys)}"
+            hint = suggestion(key, self.keys, "valid keys")
             self.fail(str(key), f"unknown key; {hint} (docs/catalogue.md lists every key)")
 
     def fail(self, key: str | None, message: str):
@@ -499,12 +504,8 @@ def _params(reader: _Reader) -> dict[str, Any]:
         if key in PIPELINE_PARAMS:
             reader.fail("params", f"'{key}' is set by the pipeline (use the model's 'seed' key)")
         if key not in XGBOOST_PARAMS:
-            guess = nearest(key, XGBOOST_PARAMS)
-            reader.fail(
-                "params",
-                f"'{key}' is not a parameter of xgboost.XGBClassifier"
-                + (f"; did you mean '{guess}'?" if guess else f"; known: {', '.join(sorted(XGBOOST_PARAMS))}"),
-            )
+            hint = suggestion(key, XGBOOST_PARAMS, "known")
+            reader.fail("params", f"'{key}' is not a parameter of xgboost.XGBClassifier; {hint}")
         reader.typed(f"params.{key}", value, XGBOOST_PARAMS[key])
     return dict(params)
 
@@ -582,12 +583,7 @@ def _parse_model(path: Path, name: Any, body: Any, sources: dict[str, SourceSpec
     r.identifier("name", name)
     source_name = r.get("source", str)
     if source_name not in sources:
-        guess = nearest(source_name, sources)
-        r.fail(
-            "source",
-            f"unknown source {source_name!r}"
-            + (f"; did you mean '{guess}'?" if guess else f"; declared sources: {sorted(sources)}"),
-        )
+        r.fail("source", f"unknown source {source_name!r}; {suggestion(source_name, sources, 'declared sources')}")
     features = r.identifiers("features")
     if not features:
         r.fail("features", "lists no feature")

@@ -122,8 +122,6 @@ def run_months(
             f"to the last completed month {newest_allowed}"
         )
 
-    for line in environment.warehouse.migrate_date_columns():
-        echo(line)
     echo(f"Running {len(months)} months ({months[0]} .. {months[-1]}) for {', '.join(models)} in {environment.name}")
     echo(_header())
     outcomes = []

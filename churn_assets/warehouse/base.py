@@ -142,7 +142,7 @@ class Warehouse(ConfigurableResource):
         """Migration for warehouses written before every month column was a DATE: each such
         column of this schema's tables that is a TIMESTAMP becomes a DATE (values cast, rows
         untouched otherwise). Returns a line per migrated column. Idempotent; run it while no run
-        writes (`churn-assets migrate`; `churn-assets run` runs it first)."""
+        writes (`churn-assets migrate`; `make run` and `make train` run it first)."""
         if not self.exists():
             return []
         names = ", ".join("?" for _ in DATE_COLUMNS)

@@ -228,7 +228,7 @@ def test_local_capable_steps_run_in_pipeline_order(tmp_path, repository_copy, mo
     month = dt.date(2025, 6, 1)
     churn_home = tmp_path / "churn"
     churn_home.mkdir()
-    seed(churn_home, customers=1500, months=6, end_month=month)
+    seed(churn_home, customers=3000, months=6, end_month=month)  # enough positives to judge the first holdout
     assert run_pipeline(churn_home, last=add_months(month, -1)).all_succeeded
 
     local = {k: v for k, v in os.environ.items() if not k.startswith(("MAKE", "CHURN_", "DAGSTER_"))}

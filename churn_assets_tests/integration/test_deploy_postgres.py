@@ -161,7 +161,7 @@ def test_monthly_run_launched_through_graphql_on_the_postgres_instance(tmp_path,
     # The warehouse the dev location's runs use: every month before the last already run.
     churn_home = tmp_path / "churn"
     churn_home.mkdir()
-    seed(churn_home, customers=1500, months=6, end_month=END)
+    seed(churn_home, customers=3000, months=6, end_month=END)  # enough positives to judge the first holdout
     assert run_pipeline(churn_home, last=dt.date(2025, 5, 1), models=[MODEL]).all_succeeded
 
     dev_port, prod_port, web_port = free_port(), free_port(), free_port()

@@ -76,7 +76,7 @@ def test_fake_credentials_appear_in_no_log_event_or_ui_field(tmp_path, capfd, ca
     from churn_assets.monthly_run import run_months
 
     caplog.set_level(logging.DEBUG)  # every logger, every level
-    seed(tmp_path, customers=1500, months=6, end_month=END)
+    seed(tmp_path, customers=3000, months=6, end_month=END)  # enough positives to judge the first holdout
     dagster_home = tmp_path / "dagster"
     dagster_home.mkdir()
     instance = DagsterInstance.local_temp(str(dagster_home))

@@ -52,13 +52,19 @@ def test_catalogue_path_comes_from_the_environment(tmp_path, raw, monkeypatch):
     ],
 )
 def test_bad_catalogues_are_refused_naming_file_model_and_key(tmp_path, raw, change, expected):
+    path, message = refusal(tmp_path, raw, change)
+    assert str(path) in message
+    assert expected in message
+
+
+def refusal(tmp_path, raw, change):
+    """The catalogue file written after `change`, and the CatalogError message loading it gives."""
     data = copy.deepcopy(raw)
     change(data)
     path = write(tmp_path, data)
     with pytest.raises(CatalogError) as error:
         load_catalog(path)
-    assert str(path) in str(error.value)
-    assert expected in str(error.value)
+    return path, str(error.value)
 
 
 def test_unparseable_yaml_is_a_catalogue_error(tmp_path):
@@ -119,12 +125,7 @@ def test_the_shipped_catalogue_has_three_models_on_one_source():
     ],
 )
 def test_typos_and_wrong_values_are_refused_with_the_nearest_key(tmp_path, raw, change, expected):
-    data = copy.deepcopy(raw)
-    change(data)
-    path = write(tmp_path, data)
-    with pytest.raises(CatalogError) as error:
-        load_catalog(path)
-    message = str(error.value)
+    path, message = refusal(tmp_path, raw, change)
     assert message.startswith(f"{path}: ") and "\n" not in message
     assert expected in message
 
