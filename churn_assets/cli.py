@@ -82,6 +82,31 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"churn-assets: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        # A place that cannot be created, read or written (CHURN_HOME, --out, ...): one line, not a traceback.
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"churn-assets: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        if _is_lock_error(exc):
+            print(f"churn-assets: error: {LOCKED}", file=sys.stderr)
+            return 2
+        raise
+
+
+LOCKED = (
+    "the local warehouse is locked by another process (a `churn-assets run`, `make ui` run or `sql` "
+    "still writing); wait for it to finish and try again"
+)
+
+
+def _is_lock_error(exc: BaseException) -> bool:
+    """DuckDB's "Could not set lock on file" (one writer per file), however deep it was raised."""
+    while exc is not None:
+        if type(exc).__module__.startswith(("duckdb", "_duckdb")) and "lock" in str(exc).lower():
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def _month_arg(value: str | None, flag: str) -> dt.date | None:
@@ -114,6 +139,10 @@ def _seed(args) -> int:
         raise UsageError("seed writes the simulated business into the local DuckDB warehouse only (CHURN_ENV=local)")
     if args.customers < 1 or args.months < 1:
         raise UsageError("--customers and --months must be positive")
+    if args.seed < 0:
+        raise UsageError(f"--seed must be 0 or more, got {args.seed}")
+    _check_seed_fits_in_memory(args.customers, args.months)
+    _ensure_home()
     database = Path(environment.warehouse.database)
     if args.if_missing and _source_exists(environment):
         print(f"Sample business already seeded in {database} (delete it or run `churn-assets seed` to re-seed)")
@@ -133,6 +162,25 @@ def _seed(args) -> int:
         f"{summary['as_of_month']:%Y-%m}; source view {summary['view']}"
     )
     return 0
+
+
+# Measured (bench/README.md, "seed"): about 230 bytes of peak memory per customer-month above a
+# 300 MB base; the business grows ~10% over the months simulated.
+SEED_BASE_BYTES, SEED_BYTES_PER_CUSTOMER_MONTH = 300e6, 250
+
+
+def _check_seed_fits_in_memory(customers: int, months: int) -> None:
+    """Refuse a size that cannot fit before allocating anything (10^12 customers once tried 7 TiB)."""
+    needed = SEED_BASE_BYTES + SEED_BYTES_PER_CUSTOMER_MONTH * customers * months * 1.1
+    try:
+        available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return  # no way to tell on this system: let the allocation speak
+    if needed > available:
+        raise UsageError(
+            f"--customers {customers:,} x --months {months} needs about {needed / 2**30:,.0f} GiB of memory; "
+            f"this machine has {available / 2**30:,.0f} GiB (try fewer customers or months)"
+        )
 
 
 def _incident(args) -> int:
@@ -216,6 +264,21 @@ def _source_exists(environment) -> bool:
         return False
 
 
+def _ensure_home() -> Path:
+    """CHURN_HOME, created if needed; one line naming it when it cannot be."""
+    from churn_assets.environment import churn_home
+
+    home = churn_home()
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+        probe = home / ".write-test"
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        raise UsageError(f"CHURN_HOME={home} cannot be used for local state ({exc.strerror})") from None
+    return home
+
+
 def _dagster_instance():
     """The persistent local Dagster instance (runs show up in `make ui`)."""
     from dagster import DagsterInstance
@@ -239,6 +302,8 @@ def _run(args) -> int:
     first, last = _month_arg(args.first, "--from"), _month_arg(args.last, "--to")
     if first and last and first > last:
         raise UsageError(f"--from {first} is after --to {last}")
+    if environment.name == "local" or not os.environ.get("DAGSTER_HOME"):
+        _ensure_home()  # the warehouse (local) and the Dagster instance (unless DAGSTER_HOME) live there
     try:
         report = run_months(
             catalog,
@@ -256,23 +321,59 @@ def _run(args) -> int:
     return 0 if report.all_succeeded else 1
 
 
+# Reads wait this long for a writer (a run's step) to release the warehouse before giving up.
+SQL_LOCK_WAIT_SECONDS = 5.0
+
+
 def _sql(args) -> int:
     import pandas as pd
-
-    import duckdb
 
     _, environment = _load()
     if environment.name != "local":
         raise UsageError("sql queries the local DuckDB warehouse only; use Snowflake's own tools for dev and prod")
+    if not args.query.strip():
+        raise UsageError("the query is empty; e.g. churn-assets sql \"SELECT * FROM churn.published_predictions LIMIT 5\"")
+    database = Path(environment.warehouse.database)
+    if not database.is_file():
+        raise UsageError(f"no local warehouse at {database} yet: run `churn-assets seed` (or `make run`) first")
     try:
-        # Read-only connection: the command cannot change the warehouse, whatever the query says.
-        with duckdb.connect(environment.warehouse.database, read_only=True) as conn:
-            frame = conn.execute(args.query).df()
+        frame = query_warehouse_read_only(str(database), args.query)
+    except UsageError:
+        raise
     except Exception as exc:  # noqa: BLE001 - the database's own message is the useful part
-        raise UsageError(str(exc).splitlines()[0]) from None
+        raise UsageError(str(exc).strip().splitlines()[0]) from None
     with pd.option_context("display.max_rows", 200, "display.width", 200):
         print(frame.to_string(index=False))
     return 0
+
+
+def query_warehouse_read_only(database: str, query: str):
+    """Run `query` on the warehouse file and nothing else: read-only, and with DuckDB's access to
+    files and the network switched off (no COPY ... TO a path, no read_text('/etc/...'), no ATTACH),
+    locked so the query cannot switch it back on. A writer holding the file is waited for briefly."""
+    import duckdb
+
+    config = {"enable_external_access": False, "lock_configuration": True}
+    deadline, delay = time.monotonic() + SQL_LOCK_WAIT_SECONDS, 0.1
+    while True:
+        try:
+            conn = duckdb.connect(database, read_only=True, config=config)
+            break
+        except duckdb.IOException as exc:
+            if not _is_lock_error(exc):
+                raise
+            if time.monotonic() > deadline:
+                raise UsageError(
+                    f"a run is writing the warehouse (waited {SQL_LOCK_WAIT_SECONDS:.0f} s for its lock); try again "
+                    "when it has finished"
+                ) from None
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+    with conn:
+        result = conn.execute(query)
+        if result.description is None:
+            raise UsageError("the statement returns no rows; sql runs read-only queries (SELECT, DESCRIBE, ...)")
+        return result.df()
 
 
 def _export_predictions(args) -> int:
@@ -301,7 +402,10 @@ def _export_predictions(args) -> int:
             "model_version": predictions.model_version,
         }
     )
-    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--out: cannot create the folder {out.parent} ({exc.strerror})") from None
     if out.suffix.lower() == ".parquet":
         frame.to_parquet(out, index=False)
     else:

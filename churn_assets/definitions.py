@@ -29,7 +29,7 @@ from churn_assets.assets.published import build_published_asset
 from churn_assets.assets.report import build_report_asset
 from churn_assets.assets.snapshot import build_snapshot_asset, known_source_columns
 from churn_assets.assets.training import build_training_set_asset
-from churn_assets.catalog import Catalog, check_against_source, load_catalog
+from churn_assets.catalog import Catalog, CatalogError, check_against_source, load_catalog
 from churn_assets.environment import Environment, load_environment, reports_dir
 
 ALL_MODELS_JOB = "all_models_monthly"
@@ -144,6 +144,12 @@ def check_sources(catalog: Catalog, environment: Environment, types: bool = Fals
         if known is None:
             unchecked.append(f"source '{source.name}' ({relation}): not checked, it does not exist in the warehouse")
             continue
+        if not known[1] and not source.files:
+            # Snapshots were taken, but the relation itself is gone: say so, not "label not in source".
+            raise CatalogError(
+                f"{catalog.path}: source '{source.name}', key 'relation': {relation} does not exist in the warehouse "
+                "(or this role cannot read it); its last snapshot is there, the relation is not"
+            )
         sample = source_sample(environment, catalog, source, relation, known[1]) if types and known[1] else None
         check_against_source(catalog, source.name, *known, sample=sample)
     return unchecked

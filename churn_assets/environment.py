@@ -36,6 +36,13 @@ def churn_home() -> Path:
     return Path(os.environ.get("CHURN_HOME") or Path.cwd() / ".churn").resolve()
 
 
+def check_settings() -> None:
+    """Settings every environment reads, checked when it loads (one line naming the variable)."""
+    threads = os.environ.get("CHURN_TRAIN_THREADS")
+    if threads is not None and threads.strip() and not (threads.strip().isdigit() and int(threads) > 0):
+        raise EnvironmentError_(f"CHURN_TRAIN_THREADS={threads!r} must be a positive whole number (XGBoost threads)")
+
+
 def reports_dir() -> Path:
     """Where monthly HTML reports go: $CHURN_REPORTS_DIR, else `reports/` under CHURN_HOME."""
     return Path(os.environ.get("CHURN_REPORTS_DIR") or churn_home() / "reports").resolve()
@@ -51,8 +58,12 @@ def current_environment_name() -> str:
 def load_environment(name: str | None = None) -> Environment:
     """Resources and switches for `name` (default: $CHURN_ENV, else local)."""
     name = name or current_environment_name()
+    check_settings()
     if name == "local":
-        database = churn_home() / "warehouse.duckdb"
+        home = churn_home()
+        if home.exists() and not home.is_dir():
+            raise EnvironmentError_(f"CHURN_HOME={home} is a file, not a folder: point it at a folder for local state")
+        database = home / "warehouse.duckdb"
         return Environment(
             name="local",
             warehouse=DuckDBWarehouse(database=str(database), schema_name="churn"),

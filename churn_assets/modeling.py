@@ -19,7 +19,12 @@ import pandas as pd
 def threads() -> int:
     """XGBoost threads: $CHURN_TRAIN_THREADS, else every core (OpenMP waits passively: see
     churn_assets/__init__.py, so sharing the machine with other busy processes stays cheap)."""
-    return int(os.environ.get("CHURN_TRAIN_THREADS") or os.cpu_count() or 1)
+    value = (os.environ.get("CHURN_TRAIN_THREADS") or "").strip()
+    if not value:
+        return os.cpu_count() or 1
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"CHURN_TRAIN_THREADS={value!r} must be a positive whole number (XGBoost threads)")
+    return int(value)
 
 
 # Scoring in chunks bounds the memory of the feature matrix on very large months.

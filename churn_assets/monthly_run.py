@@ -21,6 +21,8 @@ from churn_assets.environment import Environment, reports_dir
 from churn_assets.warehouse.files import FileSourceError, ensure_loaded
 from churn_assets.rules.months import add_months, last_completed_month, month_range
 
+# The simulated sample business's source view (`churn-assets seed` writes it).
+SAMPLE_VIEW = "analytics.customer_features_monthly"
 STAGES = ("training_set", "model", "predictions", "published_predictions", "monthly_report")
 
 
@@ -75,9 +77,12 @@ def source_months(
         raise
     except Exception as exc:  # noqa: BLE001 - engines raise their own types; the message is what helps
         first_line = str(exc).strip().splitlines()[0]
-        raise ValueError(
-            f"cannot read source {relation} ({first_line}); locally, seed it first with `churn-assets seed`"
-        ) from None
+        hint = (
+            "locally, seed it first with `churn-assets seed`"
+            if relation == SAMPLE_VIEW and environment.name == "local"
+            else f"check that {relation} exists and that CHURN_ENV={environment.name} can read it"
+        )
+        raise ValueError(f"cannot read source {relation} ({first_line}); {hint}") from None
     return [pd.Timestamp(v).date() for v in frame["snapshot_month"]]
 
 
@@ -110,7 +115,9 @@ def run_months(
     available = {name: source_months(environment, catalog, source, between) for name, source in sources.items()}
     present = sorted({m for ms in available.values() for m in ms})
     if not present and not (first and last):
-        raise ValueError("the source holds no month yet; locally, seed it first with `churn-assets seed`")
+        names = ", ".join(source.relation or str(source.files) for source in sources.values())
+        hint = "; locally, seed it first with `churn-assets seed`" if SAMPLE_VIEW in names else ""
+        raise ValueError(f"the source ({names}) holds no month yet{hint}")
     # An explicit range runs every month in it, even one the source lacks (its contract fails:
     # a missing month is an incident, not something to skip silently).
     lo, hi = first or present[0], last or present[-1]
