@@ -8,7 +8,7 @@ export CHURN_HOME
 CUSTOMERS ?= 50000
 MONTHS ?= 24
 
-.PHONY: install run ui test ui-test-deps docs validate-defs bench bench-quick clean test-unit test-integration \
+.PHONY: install run ui test ui-test-deps lint format docs validate-defs bench bench-quick clean test-unit test-integration \
 	check-branch-flow wheel image push-image check-sources train reference-predictions validate deploy release
 
 # Re-install only when setup.py changes.
@@ -31,7 +31,7 @@ ui: install
 
 # Tests train many small models while other processes (webserver, code server) run: one XGBoost
 # thread each avoids OpenMP threads spinning against each other on a 2-core machine.
-test: install ui-test-deps
+test: install ui-test-deps lint
 	CHURN_TRAIN_THREADS=$${CHURN_TRAIN_THREADS:-1} $(BIN)/python -m pytest churn_assets_tests/unit churn_assets_tests/integration -q --junitxml=test-results.xml
 
 # The pipeline's Tests stage runs the two halves as separate jobs, each with its JUnit file.
@@ -47,6 +47,14 @@ ui-test-deps:
 	  echo "Installing Debian's chromium for the UI screenshot test"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+# ruff's lint rules and formatter (ruff.toml); `make format` applies the formatter.
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
 
 # The generated catalogue reference (a unit test fails when it is stale).
 docs: install

@@ -12,14 +12,15 @@ setup(
     install_requires=[
         "dagster>=1.13,<1.14",
         "dagster-webserver>=1.13,<1.14",
-        "dagster-duckdb>=0.29,<0.30",
-        "dagster-duckdb-pandas>=0.29,<0.30",
+        # Snowflake connections (SnowflakeResource) and the connector; tables are written by
+        # churn_assets/warehouse/ (atomic month replacement), not by an IO manager.
         "dagster-snowflake>=0.29,<0.30",
-        "dagster-snowflake-pandas>=0.29,<0.30",
         # Run workers in the code-server image write to the PostgreSQL instance (deploy/dagster.yaml).
         "dagster-postgres>=0.29,<0.30",
+        # Alerts: Teams through dagster-msteams; Slack through slack_sdk's webhook client (dagster-slack
+        # wraps the Web API with a bot token, not incoming webhooks).
         "dagster-msteams>=0.29,<0.30",
-        "dagster-slack>=0.29,<0.30",
+        "slack-sdk>=3.27,<4",
         "duckdb>=1.1,<3",
         "xgboost>=2.1,<4",
         # The Dagster pandas IO managers require pandas < 3.
@@ -30,15 +31,18 @@ setup(
         "scikit-learn>=1.5,<2",
         "pyyaml>=6",
         "tabulate>=0.9",
-        "scipy>=1.11",
         "matplotlib>=3.8",
-        "pillow>=10",
     ],
     extras_require={
         "test": [
             "pytest>=8",
+            # The rank correlation is checked against scipy's; the UI screenshot is read with pillow.
+            "scipy>=1.11",
+            "pillow>=10",
             "fakesnow>=0.11,<0.13",
             "check-jsonschema>=0.29",
+            # `make lint` (part of `make test`): pinned to a minor version so the formatter's output is stable.
+            "ruff>=0.17.6,<0.18",
         ],
     },
     entry_points={"console_scripts": ["churn-assets=churn_assets.cli:main"]},

@@ -45,11 +45,31 @@ SEED = 7
 SOURCE_VIEW = "analytics.customer_features_monthly"
 # Every feature the simulated source offers (25, 7 of them categorical): "about 30 features".
 ALL_FEATURES = [
-    "plan", "contract_type", "region", "payment_method", "segment", "age_band", "acquisition_channel",
-    "tenure_months", "monthly_charges", "total_charges", "data_usage_gb", "usage_change_3m", "call_minutes",
-    "num_support_tickets_3m", "late_payments_6m", "days_to_contract_end", "num_products", "has_streaming",
-    "has_device_protection", "paperless_billing", "discount_pct", "nps_score", "avg_session_minutes",
-    "logins_last_month", "satisfaction_score",
+    "plan",
+    "contract_type",
+    "region",
+    "payment_method",
+    "segment",
+    "age_band",
+    "acquisition_channel",
+    "tenure_months",
+    "monthly_charges",
+    "total_charges",
+    "data_usage_gb",
+    "usage_change_3m",
+    "call_minutes",
+    "num_support_tickets_3m",
+    "late_payments_6m",
+    "days_to_contract_end",
+    "num_products",
+    "has_streaming",
+    "has_device_protection",
+    "paperless_billing",
+    "discount_pct",
+    "nps_score",
+    "avg_session_minutes",
+    "logins_last_month",
+    "satisfaction_score",
 ]
 ALL_CATEGORICAL = ["plan", "contract_type", "region", "payment_method", "segment", "age_band", "acquisition_channel"]
 
@@ -68,8 +88,10 @@ def machine() -> str:
         kb = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1))
         mem = f"{kb / 1024 / 1024:.0f} GiB"
     load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
-    return (f"{platform.node()}: {os.cpu_count()} cores ({cpu}), {mem}, Python {platform.python_version()}, "
-            f"load average {load}, CHURN_TRAIN_THREADS={os.environ.get('CHURN_TRAIN_THREADS')}")
+    return (
+        f"{platform.node()}: {os.cpu_count()} cores ({cpu}), {mem}, Python {platform.python_version()}, "
+        f"load average {load}, CHURN_TRAIN_THREADS={os.environ.get('CHURN_TRAIN_THREADS')}"
+    )
 
 
 def versions() -> str:
@@ -93,7 +115,11 @@ def verdict(ok: bool | None) -> str:
 
 def save_json(path: str | None, payload: dict) -> None:
     if path:
-        payload = {"date": dt.datetime.now().astimezone().isoformat(timespec="seconds"), "machine": machine(), **payload}
+        payload = {
+            "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+            "machine": machine(),
+            **payload,
+        }
         Path(path).write_text(json.dumps(payload, indent=2, default=str))
         print(f"(figures written to {path})")
 
@@ -138,7 +164,13 @@ class RssSampler:
     Sampling every `interval` seconds can miss a spike shorter than that; the exact whole-run
     peak is VmHWM (peak_mb)."""
 
-    def __init__(self, pid: int | None = None, interval: float = 0.05, path: Path | None = None, kill_above_mb: float | None = None):
+    def __init__(
+        self,
+        pid: int | None = None,
+        interval: float = 0.05,
+        path: Path | None = None,
+        kill_above_mb: float | None = None,
+    ):
         self.pid = pid or os.getpid()
         self.interval = interval
         self.keep = path is not None
@@ -147,8 +179,17 @@ class RssSampler:
         self.samples: list[tuple[float, float]] = []
 
     def __enter__(self):
-        self.proc = subprocess.Popen([sys.executable, "-c", _SAMPLER, str(self.pid), str(self.interval), str(self.path),
-                                      str(self.kill_above_mb or 0)])
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                _SAMPLER,
+                str(self.pid),
+                str(self.interval),
+                str(self.path),
+                str(self.kill_above_mb or 0),
+            ]
+        )
         return self
 
     def __exit__(self, *exc):
@@ -301,8 +342,10 @@ def cached_source(cache: Path, customers: int, log=print) -> Path:
         replicate_source(base, tmp, customers // 1_000_000)
         how = f"1M business replicated x{customers // 1_000_000} in DuckDB SQL"
     tmp.rename(path)
-    log(f"  (setup, untimed) source of {customers:,} customers x {SOURCE_MONTHS} months by {how}: "
-        f"{time.perf_counter() - started:.0f}s, {path.stat().st_size / 1e6:,.0f} MB")
+    log(
+        f"  (setup, untimed) source of {customers:,} customers x {SOURCE_MONTHS} months by {how}: "
+        f"{time.perf_counter() - started:.0f}s, {path.stat().st_size / 1e6:,.0f} MB"
+    )
     return path
 
 
@@ -313,7 +356,9 @@ def shipped_catalog() -> dict:
     return yaml.safe_load((ROOT / "churn_assets" / "models.yaml").read_text())
 
 
-def bench_catalog(models: tuple[str, ...] = ("churn",), all_features: bool = True, list_capacity: int = 5_000_000) -> dict:
+def bench_catalog(
+    models: tuple[str, ...] = ("churn",), all_features: bool = True, list_capacity: int = 5_000_000
+) -> dict:
     """The shipped catalogue, cut down for one-month benchmarks.
 
     * horizon_months 1 and training_window_months 1 for every model: training at M reads the
@@ -349,7 +394,10 @@ def write_catalog(raw: dict, path: Path) -> Path:
     import yaml
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("# Generated by bench/_common.py for a benchmark; not a production catalogue.\n" + yaml.safe_dump(raw, sort_keys=False))
+    path.write_text(
+        "# Generated by bench/_common.py for a benchmark; not a production catalogue.\n"
+        + yaml.safe_dump(raw, sort_keys=False)
+    )
     return path
 
 
@@ -369,7 +417,9 @@ def environment(home: Path, catalog_path: Path):
                 os.environ[k] = v
 
 
-def run_pipeline(home: Path, catalog_path: Path, models: list[str], first: dt.date, last: dt.date, lines: list | None = None):
+def run_pipeline(
+    home: Path, catalog_path: Path, models: list[str], first: dt.date, last: dt.date, lines: list | None = None
+):
     """Months `first`..`last` through a Dagster instance under `home`, exactly as `churn-assets run`
     does (monthly_run.run_months). Returns (RunReport, DagsterInstance)."""
     from dagster import DagsterInstance
@@ -397,7 +447,12 @@ def step_windows(instance, run_id: str) -> dict[str, dict[str, Any]]:
     """Start, end, seconds and outcome of every step of a run, from the Dagster event log."""
     from dagster import DagsterEventType
 
-    kinds = {DagsterEventType.STEP_START, DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE, DagsterEventType.STEP_SKIPPED}
+    kinds = {
+        DagsterEventType.STEP_START,
+        DagsterEventType.STEP_SUCCESS,
+        DagsterEventType.STEP_FAILURE,
+        DagsterEventType.STEP_SKIPPED,
+    }
     steps: dict[str, dict[str, Any]] = {}
     for entry in instance.all_logs(run_id, of_type=kinds):
         event = entry.dagster_event
@@ -497,13 +552,22 @@ class Breakdown:
                 peak = max(frame["carry"], peak_mb())
                 self.frames.pop()
                 parent["carry"] = max(parent["carry"], peak)
-                self.calls.append({"name": name, "start": wall, "seconds": time.perf_counter() - started, "rss_before_mb": before,
-                                   "rss_after_mb": rss_mb(), "peak_rss_mb": peak, "depth": self.depth})
+                self.calls.append(
+                    {
+                        "name": name,
+                        "start": wall,
+                        "seconds": time.perf_counter() - started,
+                        "rss_before_mb": before,
+                        "rss_after_mb": rss_mb(),
+                        "peak_rss_mb": peak,
+                        "depth": self.depth,
+                    }
+                )
 
         wrapper.__wrapped_by_breakdown__ = True
         return wrapper
 
-    def install(self) -> "Breakdown":
+    def install(self) -> Breakdown:
         import importlib
 
         for target in self.targets:
@@ -518,7 +582,10 @@ class Breakdown:
             if not owner:
                 # Modules that did `from x import f` hold their own reference: patch those too.
                 for other in list(sys.modules.values()):
-                    if getattr(other, "__name__", "").startswith("churn_assets") and getattr(other, leaf, None) is original:
+                    if (
+                        getattr(other, "__name__", "").startswith("churn_assets")
+                        and getattr(other, leaf, None) is original
+                    ):
                         self.patched.append((other, leaf, original))
                         setattr(other, leaf, wrapped)
         return self
@@ -534,6 +601,7 @@ class Breakdown:
 
 def print_breakdown(calls: list[dict], steps: dict) -> None:
     """Calls grouped by the Dagster step they ran in: count, total seconds, largest peak and growth."""
+
     def step_of(t: float) -> str:
         for key, s in steps.items():
             if s.get("start", 0) <= t <= s.get("end", float("inf")):
@@ -542,7 +610,10 @@ def print_breakdown(calls: list[dict], steps: dict) -> None:
 
     groups: dict[tuple[str, str], dict] = {}
     for call in calls:
-        g = groups.setdefault((step_of(call["start"]), call["name"]), {"n": 0, "seconds": 0.0, "peak": 0.0, "grow": 0.0, "first": call["start"], "depth": call["depth"]})
+        g = groups.setdefault(
+            (step_of(call["start"]), call["name"]),
+            {"n": 0, "seconds": 0.0, "peak": 0.0, "grow": 0.0, "first": call["start"], "depth": call["depth"]},
+        )
         g["n"] += 1
         g["seconds"] += call["seconds"]
         g["peak"] = max(g["peak"], call["peak_rss_mb"])
@@ -554,7 +625,10 @@ def print_breakdown(calls: list[dict], steps: dict) -> None:
         if step != current:
             print(f"    {step}")
             current = step
-        print(f"      {'  ' * g['depth'] + name:<56}{g['n']:>6}{g['seconds']:>9.1f}s{g['peak']:>10,.0f} MB{g['grow']:>17,.0f} MB")
+        print(
+            f"      {'  ' * g['depth'] + name:<56}{g['n']:>6}{g['seconds']:>9.1f}s{g['peak']:>10,.0f} "
+            f"MB{g['grow']:>17,.0f} MB"
+        )
 
 
 # -- child processes: preparing a warehouse, timing one month through Dagster -------------------------------
@@ -578,8 +652,15 @@ def warm_imports() -> None:
     contract._validator()  # the Great Expectations context, built once per process
 
 
-def dagster_month(home: Path, catalog_path: Path, models: list[str], first: dt.date, last: dt.date | None = None,
-                  rss_file: Path | None = None, kill_above_mb: float | None = None) -> dict:
+def dagster_month(
+    home: Path,
+    catalog_path: Path,
+    models: list[str],
+    first: dt.date,
+    last: dt.date | None = None,
+    rss_file: Path | None = None,
+    kill_above_mb: float | None = None,
+) -> dict:
     """Months first..last through Dagster (run_months), with the wall time and sampled peak RSS of
     every step of the last month's run."""
     lines: list[str] = []
@@ -595,13 +676,17 @@ def dagster_month(home: Path, catalog_path: Path, models: list[str], first: dt.d
             step["peak_rss_mb"] = sampler.peak_between(step["start"], step["end"])
             step["cpu_seconds"] = sampler.cpu_between(step["start"], step["end"])
     return {
-        "published_digests": {m: published_digest(home / "warehouse.duckdb", "churn", m, last or first) for m in models},
+        "published_digests": {
+            m: published_digest(home / "warehouse.duckdb", "churn", m, last or first) for m in models
+        },
         "steps": steps,
         "run_seconds": run_end - run_start,
         "before_run_seconds": run_start - started if len(report.months) == 1 else None,
         "after_run_seconds": ended - run_end,
         "success": report.all_succeeded,
-        "published_all": all(m.status.startswith(("published", "snapshot only")) for o in report.months for m in o.models),
+        "published_all": all(
+            m.status.startswith(("published", "snapshot only")) for o in report.months for m in o.models
+        ),
         "lines": lines,
         "models": [vars(m) for m in outcome.models],
         "snapshot_rows": outcome.snapshot_rows,
@@ -615,11 +700,16 @@ def published_digest(database: Path, schema: str, model: str, month: dt.date) ->
     import duckdb
 
     with duckdb.connect(str(database), read_only=True) as conn:
-        if not conn.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-                            [schema, "published_predictions"]).fetchone()[0]:
+        if not conn.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+            [schema, "published_predictions"],
+        ).fetchone()[0]:
             return None
-        rows = conn.execute(f"SELECT customer_id, rank, score FROM {schema}.published_predictions "
-                            "WHERE model = ? AND month = ? ORDER BY customer_id", [model, month]).fetchall()
+        rows = conn.execute(
+            f"SELECT customer_id, rank, score FROM {schema}.published_predictions "
+            "WHERE model = ? AND month = ? ORDER BY customer_id",
+            [model, month],
+        ).fetchall()
     return hashlib.sha256(repr(rows).encode()).hexdigest() if rows else None
 
 
@@ -647,8 +737,9 @@ class PreparationFailed(RuntimeError):
     """Months M-2 / M-1 could not be materialised (the message says where, and the watchdog's figure)."""
 
 
-def prepared_warehouse(cache: Path, customers: int, catalog_raw: dict, models: list[str], max_rss_mb: float | None = None,
-                       log=print) -> tuple[Path, dict | None]:
+def prepared_warehouse(
+    cache: Path, customers: int, catalog_raw: dict, models: list[str], max_rss_mb: float | None = None, log=print
+) -> tuple[Path, dict | None]:
     """The source plus months M-2 (snapshot) and M-1 (every asset) materialised through Dagster, so
     that month M trains on M-1 and its gates compare with a published M-1 list. Cached per size,
     catalogue and model set; made in a child process (guarded by the RSS watchdog). Returns the
@@ -663,7 +754,17 @@ def prepared_warehouse(cache: Path, customers: int, catalog_raw: dict, models: l
         home = Path(tmp)
         shutil.copy(source, home / "warehouse.duckdb")
         catalog_path = write_catalog(catalog_raw, home / "models.yaml")
-        args = ["prepare", "--home", str(home), "--catalog", str(catalog_path), "--models", ",".join(models), "--rss-file", str(home / "rss.txt")]
+        args = [
+            "prepare",
+            "--home",
+            str(home),
+            "--catalog",
+            str(catalog_path),
+            "--models",
+            ",".join(models),
+            "--rss-file",
+            str(home / "rss.txt"),
+        ]
         if max_rss_mb:
             args += ["--max-rss-mb", str(max_rss_mb)]
         code, result = child(args)
@@ -672,16 +773,24 @@ def prepared_warehouse(cache: Path, customers: int, catalog_raw: dict, models: l
             if killed:
                 running = [k for k, s in steps_of_last_run(home).items() if "end" not in s]
                 steps = steps_of_last_run(home)
-                seconds = {stage_of(k): round(time.time() - s["start"], 1) if "end" not in s else round(s.get("seconds", 0), 1)
-                           for k, s in steps.items()}
-                raise PreparationFailed(f"preparing months M-2 and M-1 at {customers:,} customers: killed by the watchdog at "
-                                        f"{killed[1]:,.0f} MB RSS (> {max_rss_mb:,.0f} MB) during {[stage_of(k) for k in running]} "
-                                        f"(steps so far, seconds: {seconds})")
+                seconds = {
+                    stage_of(k): round(time.time() - s["start"], 1) if "end" not in s else round(s.get("seconds", 0), 1)
+                    for k, s in steps.items()
+                }
+                raise PreparationFailed(
+                    f"preparing months M-2 and M-1 at {customers:,} customers: killed by the watchdog at "
+                    f"{killed[1]:,.0f} MB RSS (> {max_rss_mb:,.0f} MB) during {[stage_of(k) for k in running]} "
+                    f"(steps so far, seconds: {seconds})"
+                )
             print("\n".join((result or {}).get("lines", [])))
-            raise PreparationFailed(f"preparing months M-2 and M-1 at {customers:,} customers failed (exit {code}; see above)")
+            raise PreparationFailed(
+                f"preparing months M-2 and M-1 at {customers:,} customers failed (exit {code}; see above)"
+            )
         shutil.copy(home / "warehouse.duckdb", path)
-    log(f"  (setup, untimed) months {add_months(BENCH_MONTH, -2)} and {add_months(BENCH_MONTH, -1)} materialised for "
-        f"{', '.join(models)}: {time.perf_counter() - started:.0f}s")
+    log(
+        f"  (setup, untimed) months {add_months(BENCH_MONTH, -2)} and {add_months(BENCH_MONTH, -1)} materialised for "
+        f"{', '.join(models)}: {time.perf_counter() - started:.0f}s"
+    )
     return path, result
 
 
@@ -714,8 +823,15 @@ def _child_main(argv=None) -> int:
     started = time.perf_counter()
     cpu_started = time.process_time()
     if args.what == "prepare":
-        result = dagster_month(args.home, args.catalog, models, add_months(BENCH_MONTH, -2), add_months(BENCH_MONTH, -1),
-                               args.rss_file, args.max_rss_mb)
+        result = dagster_month(
+            args.home,
+            args.catalog,
+            models,
+            add_months(BENCH_MONTH, -2),
+            add_months(BENCH_MONTH, -1),
+            args.rss_file,
+            args.max_rss_mb,
+        )
     else:
         result = dagster_month(args.home, args.catalog, models, BENCH_MONTH, None, args.rss_file, args.max_rss_mb)
     seconds = time.perf_counter() - started
@@ -728,19 +844,47 @@ def _child_main(argv=None) -> int:
         args.profile.with_suffix(".html").write_text(profiler.output_html())
     if breakdown:
         result["calls"] = breakdown.calls
-    args.out.write_text(json.dumps({"seconds": seconds, "cpu_seconds": cpu_seconds, "peak_rss_mb": peak, "baseline_rss_mb": baseline,
-                                    "load_average": os.getloadavg(), **result}, default=str))
+    args.out.write_text(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "cpu_seconds": cpu_seconds,
+                "peak_rss_mb": peak,
+                "baseline_rss_mb": baseline,
+                "load_average": os.getloadavg(),
+                **result,
+            },
+            default=str,
+        )
+    )
     return 0
 
 
-def timed_month(prepared: Path, catalog_path: Path, models: list[str], work: Path, max_rss_mb: float | None = None,
-                profile: Path | None = None, breakdown: bool = False) -> dict:
+def timed_month(
+    prepared: Path,
+    catalog_path: Path,
+    models: list[str],
+    work: Path,
+    max_rss_mb: float | None = None,
+    profile: Path | None = None,
+    breakdown: bool = False,
+) -> dict:
     """Month M through Dagster in a fresh child process on a copy of `prepared`: wall time, exact
     peak RSS (VmHWM), per-step time and sampled peak. A watchdog kill is reported, not raised."""
     home = Path(tempfile.mkdtemp(dir=work))
     try:
         shutil.copy(prepared, home / "warehouse.duckdb")
-        args = ["month", "--home", str(home), "--catalog", str(catalog_path), "--models", ",".join(models), "--rss-file", str(home / "rss.txt")]
+        args = [
+            "month",
+            "--home",
+            str(home),
+            "--catalog",
+            str(catalog_path),
+            "--models",
+            ",".join(models),
+            "--rss-file",
+            str(home / "rss.txt"),
+        ]
         if max_rss_mb:
             args += ["--max-rss-mb", str(max_rss_mb)]
         if profile:
@@ -756,8 +900,13 @@ def timed_month(prepared: Path, catalog_path: Path, models: list[str], work: Pat
         for step in steps.values():
             values = [mb for t, mb in samples if step.get("start", 0) <= t <= step.get("end", float("inf"))]
             step["peak_rss_mb"] = max(values) if values else None
-        return {"failed": True, "exit_code": code, "killed_at": killed, "steps": steps,
-                "running": [k for k, s in steps.items() if "end" not in s]}
+        return {
+            "failed": True,
+            "exit_code": code,
+            "killed_at": killed,
+            "steps": steps,
+            "running": [k for k, s in steps.items() if "end" not in s],
+        }
     finally:
         shutil.rmtree(home, ignore_errors=True)
 

@@ -39,12 +39,14 @@ def synthetic_month(customers: int, seed: int = 7):
     previous_scores = 1 / (1 + np.exp(-(risk[:customers] * 1.2 - 3.0)))
     # This month: 2% of last month's customers gone, 2.4% new; scores move a little.
     stay = rng.random(customers) >= 0.02
-    newcomers = population[customers:customers + int(customers * 0.024)]
+    newcomers = population[customers : customers + int(customers * 0.024)]
     current_all = np.concatenate([previous_ids[stay], newcomers])
     current_all = current_all[rng.permutation(len(current_all))]
     by_id = np.empty(int(population.max()) + 1)
     by_id[population] = risk
-    current_scores_all = 1 / (1 + np.exp(-((by_id[current_all] + rng.normal(scale=0.45, size=len(current_all))) * 1.2 - 3.0)))
+    current_scores_all = 1 / (
+        1 + np.exp(-((by_id[current_all] + rng.normal(scale=0.45, size=len(current_all))) * 1.2 - 3.0))
+    )
     # 5% excluded (cancelled, do not contact): not scored.
     excluded = rng.random(len(current_all)) < 0.05
     ids, scores = current_all[~excluded], current_scores_all[~excluded]
@@ -52,8 +54,13 @@ def synthetic_month(customers: int, seed: int = 7):
     previous_ranks = rank_scores(previous_scores.astype("float32"), previous_ids)
     previous_listed = previous_ids[previous_ranks <= list_size(len(previous_ids), 0.10)]
     current = MonthPredictions(ids=ids, scores=scores.astype("float32").astype("float64"), ranks=ranks, model_version=2)
-    previous = MonthPredictions(ids=previous_ids, scores=previous_scores.astype("float32").astype("float64"), ranks=previous_ranks,
-                                model_version=1, published_ids=previous_listed)
+    previous = MonthPredictions(
+        ids=previous_ids,
+        scores=previous_scores.astype("float32").astype("float64"),
+        ranks=previous_ranks,
+        model_version=1,
+        published_ids=previous_listed,
+    )
     return current, previous, ids, current_all[excluded]
 
 
@@ -77,7 +84,9 @@ def main(argv=None) -> int:
     parser.add_argument("--customers", type=int, default=10_000_000, help="customers scored last month (default 10M)")
     parser.add_argument("--quick", action="store_true", help="1M customers")
     parser.add_argument("--repeat", type=int, help="calls per measurement; the best is reported (default 3, --quick 1)")
-    parser.add_argument("--profile", type=Path, help="write a pyinstrument profile of one business_gates call to PATH.txt/.html")
+    parser.add_argument(
+        "--profile", type=Path, help="write a pyinstrument profile of one business_gates call to PATH.txt/.html"
+    )
     parser.add_argument("--json", help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
     customers = 1_000_000 if args.quick else args.customers
@@ -94,15 +103,23 @@ def main(argv=None) -> int:
     spec_gates = _gates()
     started = time.perf_counter()
     current, previous, eligible_ids, excluded_ids = synthetic_month(customers)
-    print(f"(setup, untimed) synthetic month: {len(current.ids):,} scored, {len(excluded_ids):,} excluded, "
-          f"{len(previous.ids):,} scored last month, {len(previous.published_ids):,} listed last month ({time.perf_counter() - started:.1f}s)")
+    print(
+        f"(setup, untimed) synthetic month: {len(current.ids):,} scored, {len(excluded_ids):,} excluded, "
+        f"{len(previous.ids):,} scored last month, {len(previous.published_ids):,} listed last month "
+        f"({time.perf_counter() - started:.1f}s)"
+    )
 
     c.reset_peak()
     base = c.rss_mb()
-    total, results = best_of(args.repeat, g.business_gates, spec_gates, 0.10, current, previous, eligible_ids, excluded_ids)
+    total, results = best_of(
+        args.repeat, g.business_gates, spec_gates, 0.10, current, previous, eligible_ids, excluded_ids
+    )
     peak_extra = c.peak_mb() - base
     listed = current.listed(0.10)
-    print(f"\nbusiness_gates (all {len(results)} gates)   {total:7.2f} s   (best of {args.repeat}; +{peak_extra:,.0f} MB over the inputs)")
+    print(
+        f"\nbusiness_gates (all {len(results)} gates)   {total:7.2f} s   (best of {args.repeat}; +{peak_extra:,.0f} "
+        "MB over the inputs)"
+    )
     for r in results:
         print(f"    {r.name:<16} {'passed' if r.passed else 'FAILED'}: {r.summary}")
 
@@ -127,8 +144,10 @@ def main(argv=None) -> int:
         print(f"    {name:<28} {seconds:7.2f} s")
 
     ok = total <= TARGET_SECONDS if customers == 10_000_000 else None
-    print(f"\nall gates on {customers:,} customers: {total:.2f} s   target <= {TARGET_SECONDS:.0f} s at 10M: "
-          f"{c.verdict(ok) if ok is not None else 'n/a at this size'}")
+    print(
+        f"\nall gates on {customers:,} customers: {total:.2f} s   target <= {TARGET_SECONDS:.0f} s at 10M: "
+        f"{c.verdict(ok) if ok is not None else 'n/a at this size'}"
+    )
     if args.profile:
         from pyinstrument import Profiler
 
@@ -140,8 +159,18 @@ def main(argv=None) -> int:
         args.profile.with_suffix(".txt").write_text(profiler.output_text(unicode=False, color=False))
         args.profile.with_suffix(".html").write_text(profiler.output_html())
         print(f"profile: {args.profile.with_suffix('.txt')} / .html")
-    c.save_json(args.json, {"benchmark": "gates", "customers": customers, "seconds": total, "breakdown": breakdown,
-                            "target_seconds": TARGET_SECONDS, "pass": ok, "np": np.__version__})
+    c.save_json(
+        args.json,
+        {
+            "benchmark": "gates",
+            "customers": customers,
+            "seconds": total,
+            "breakdown": breakdown,
+            "target_seconds": TARGET_SECONDS,
+            "pass": ok,
+            "np": np.__version__,
+        },
+    )
     return 0
 
 

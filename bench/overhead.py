@@ -71,12 +71,20 @@ def bare(home: Path, catalog_path: Path, model: str, month: dt.date) -> dict:
         with c.measured("read month", phases):
             labels = catalog.label_columns(source.name)
             # Text as categoricals, streamed in chunks: what any script at this size must do to fit in memory.
-            frame = concat_chunks([text_as_categories(chunk) for chunk in stream_frames(conn, f"SELECT * FROM {source.relation} WHERE snapshot_month = ?", [month])])
+            frame = concat_chunks(
+                [
+                    text_as_categories(chunk)
+                    for chunk in stream_frames(
+                        conn, f"SELECT * FROM {source.relation} WHERE snapshot_month = ?", [month]
+                    )
+                ]
+            )
             frame = frame.drop(columns=[col for col in frame.columns if col in labels])
 
         with c.measured("data contract", phases):
             (previous_rows,) = conn.execute(
-                "SELECT row_count FROM churn.snapshot_manifest WHERE source = ? AND month = ?", [source.name, previous_month]
+                "SELECT row_count FROM churn.snapshot_manifest WHERE source = ? AND month = ?",
+                [source.name, previous_month],
             ).fetchone()
             manifest = pd.DataFrame({"month": [previous_month], "row_count": [previous_rows]})
             band, _ = row_count_band(manifest, month, source.max_row_count_change)
@@ -86,28 +94,38 @@ def bare(home: Path, catalog_path: Path, model: str, month: dt.date) -> dict:
 
         with c.measured("read training rows", phases):
             features = ", ".join(spec.features)
-            train_frame = concat_chunks([text_as_categories(chunk) for chunk in stream_frames(
-                conn,
-                f"SELECT customer_id, snapshot_month, {spec.label} AS label, {features} FROM {source.relation} "
-                f"WHERE snapshot_month = ? AND {spec.label} IS NOT NULL",
-                [previous_month],
-            )])
+            train_frame = concat_chunks(
+                [
+                    text_as_categories(chunk)
+                    for chunk in stream_frames(
+                        conn,
+                        f"SELECT customer_id, snapshot_month, {spec.label} AS label, {features} FROM {source.relation} "
+                        f"WHERE snapshot_month = ? AND {spec.label} IS NOT NULL",
+                        [previous_month],
+                    )
+                ]
+            )
             # The pipeline's row order (load_training_frame): the holdout split and subsampling depend on it.
             train_frame = take_rows(train_frame, modeling.row_order(train_frame, ["snapshot_month", "customer_id"]))
 
         with c.measured("train + evaluate", phases):
             y = train_frame["label"].to_numpy().astype("int8")
             # One labelled month: the pipeline's seeded stratified 20% holdout (assets/model.py split_holdout).
-            _, holdout_index = train_test_split(train_frame.index, test_size=0.2, random_state=spec.seed, stratify=train_frame["label"])
+            _, holdout_index = train_test_split(
+                train_frame.index, test_size=0.2, random_state=spec.seed, stratify=train_frame["label"]
+            )
             holdout = train_frame.index.isin(holdout_index)
             schema = modeling.feature_schema(train_frame, spec.features, spec.categorical_features, rows=~holdout)
-            trained = modeling.train(modeling.feature_matrix(train_frame, schema, rows=~holdout), y[~holdout], spec.params, spec.seed)
+            trained = modeling.train(
+                modeling.feature_matrix(train_frame, schema, rows=~holdout), y[~holdout], spec.params, spec.seed
+            )
             metrics = modeling.evaluate(y[holdout], modeling.score(trained.artifact, train_frame, schema, rows=holdout))
             gates = spec.gates
             quality_ok = metrics["auc"] >= gates.min_auc and metrics["pr_auc"] >= gates.min_pr_auc
             # The champion before M (the version trained at M-1), scored on the same holdout.
             row = conn.execute(
-                "SELECT v.version, v.artifact, v.feature_schema FROM churn.model_promotions p JOIN churn.model_versions v "
+                "SELECT v.version, v.artifact, v.feature_schema FROM churn.model_promotions p JOIN "
+                "churn.model_versions v "
                 "ON v.model = p.model AND v.version = p.version WHERE p.model = ? AND p.effective_month <= ? "
                 "ORDER BY p.effective_month DESC LIMIT 1",
                 [model, previous_month],
@@ -134,13 +152,20 @@ def bare(home: Path, catalog_path: Path, model: str, month: dt.date) -> dict:
                 "SELECT customer_id, score, rank, model_version FROM churn.predictions WHERE model = ? AND month = ?",
                 [model, previous_month],
             ).df()
-            previous_listed = conn.execute(
-                "SELECT customer_id FROM churn.published_predictions WHERE model = ? AND month = ?", [model, previous_month]
-            ).df()["customer_id"].to_numpy()
+            previous_listed = (
+                conn.execute(
+                    "SELECT customer_id FROM churn.published_predictions WHERE model = ? AND month = ?",
+                    [model, previous_month],
+                )
+                .df()["customer_id"]
+                .to_numpy()
+            )
             results = business_gates(
                 spec.gates,
                 spec.list_top_fraction,
-                MonthPredictions(ids=ids, scores=scores.astype("float64"), ranks=ranks, month=month, model_version=version),
+                MonthPredictions(
+                    ids=ids, scores=scores.astype("float64"), ranks=ranks, month=month, model_version=version
+                ),
                 MonthPredictions(
                     ids=previous["customer_id"].to_numpy(),
                     scores=previous["score"].to_numpy(dtype=float),
@@ -174,7 +199,8 @@ def bare(home: Path, catalog_path: Path, model: str, month: dt.date) -> dict:
                 conn.execute("BEGIN TRANSACTION")
                 conn.register("incoming", rows)
                 exists = conn.execute(
-                    "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'bare' AND table_name = 'published_predictions'"
+                    "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'bare' AND table_name = "
+                    "'published_predictions'"
                 ).fetchone()[0]
                 if exists:
                     conn.execute("DELETE FROM bare.published_predictions WHERE model = ? AND month = ?", [model, month])
@@ -221,8 +247,19 @@ def child_main(home: Path, catalog_path: Path, model: str, out: Path, profile: P
         profile.with_suffix(".txt").write_text(profiler.output_text(unicode=False, color=False))
         profile.with_suffix(".html").write_text(profiler.output_html())
     result["published_digest"] = c.published_digest(home / "warehouse.duckdb", "bare", model, MONTH)  # after the clock
-    out.write_text(json.dumps({"seconds": seconds, "cpu_seconds": cpu_seconds, "peak_rss_mb": peak, "baseline_rss_mb": baseline,
-                               "load_average": os.getloadavg(), **result}, default=str))
+    out.write_text(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "cpu_seconds": cpu_seconds,
+                "peak_rss_mb": peak,
+                "baseline_rss_mb": baseline,
+                "load_average": os.getloadavg(),
+                **result,
+            },
+            default=str,
+        )
+    )
 
 
 def bare_in_child(prepared: Path, work: Path, catalog_path: Path, model: str, profile: Path | None) -> dict:
@@ -231,7 +268,19 @@ def bare_in_child(prepared: Path, work: Path, catalog_path: Path, model: str, pr
     try:
         shutil.copy(prepared, home / "warehouse.duckdb")
         out = home / "bare.json"
-        command = [sys.executable, __file__, "--child", "--home", str(home), "--catalog", str(catalog_path), "--model", model, "--out", str(out)]
+        command = [
+            sys.executable,
+            __file__,
+            "--child",
+            "--home",
+            str(home),
+            "--catalog",
+            str(catalog_path),
+            "--model",
+            model,
+            "--out",
+            str(out),
+        ]
         if profile:
             command += ["--profile", str(profile)]
         subprocess.run(command, check=True)
@@ -243,13 +292,27 @@ def bare_in_child(prepared: Path, work: Path, catalog_path: Path, model: str, pr
 # -- main ------------------------------------------------------------------------------------------------
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--customers", type=int, default=1_000_000, help="customers of the simulated business (default 1M)")
+    parser.add_argument(
+        "--customers", type=int, default=1_000_000, help="customers of the simulated business (default 1M)"
+    )
     parser.add_argument("--quick", action="store_true", help="100k customers (a smoke run, not the target)")
-    parser.add_argument("--repeat", type=int, default=1, help="run both paths this many times (alternating); best of each")
-    parser.add_argument("--cache", type=Path, default=Path(os.environ.get("CHURN_BENCH_CACHE", Path(tempfile.gettempdir()) / "churn_assets_bench")),
-                        help="where seeded and prepared warehouses are kept between runs ($CHURN_BENCH_CACHE)")
-    parser.add_argument("--profile", type=Path, help="write pyinstrument profiles of both paths to PATH-bare.{txt,html} and PATH-dagster.{txt,html}")
-    parser.add_argument("--max-rss-gb", type=float, default=14.0, help="watchdog: kill a path whose RSS passes this (default 14)")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="run both paths this many times (alternating); best of each"
+    )
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        default=Path(os.environ.get("CHURN_BENCH_CACHE", Path(tempfile.gettempdir()) / "churn_assets_bench")),
+        help="where seeded and prepared warehouses are kept between runs ($CHURN_BENCH_CACHE)",
+    )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="write pyinstrument profiles of both paths to PATH-bare.{txt,html} and PATH-dagster.{txt,html}",
+    )
+    parser.add_argument(
+        "--max-rss-gb", type=float, default=14.0, help="watchdog: kill a path whose RSS passes this (default 14)"
+    )
     parser.add_argument("--json", help="also write the figures to this JSON file")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--home", type=Path, help=argparse.SUPPRESS)
@@ -278,7 +341,7 @@ def main(argv=None) -> int:
 
         for attempt in range(args.repeat):
             # The order alternates between repeats so that neither path is always second.
-            for name in (["bare", "dagster"] if attempt % 2 == 0 else ["dagster", "bare"]):
+            for name in ["bare", "dagster"] if attempt % 2 == 0 else ["dagster", "bare"]:
                 if name == "bare":
                     result = bare_in_child(prepared, work, catalog_path, model, profile(name))
                     best_a = result if best_a is None or result["seconds"] < best_a["seconds"] else best_a
@@ -287,43 +350,86 @@ def main(argv=None) -> int:
                     if result.get("failed"):
                         raise SystemExit(f"the Dagster path failed: {result}")
                     best_b = result if best_b is None or result["seconds"] < best_b["seconds"] else best_b
-                print(f"  {name}: {result['seconds']:.1f} s (CPU {result['cpu_seconds']:.1f} s), peak RSS {c.fmt_mb(result['peak_rss_mb'])}, "
-                      f"load average {result['load_average'][0]:.2f}", flush=True)
+                print(
+                    f"  {name}: {result['seconds']:.1f} s (CPU {result['cpu_seconds']:.1f} s), peak RSS "
+                    f"{c.fmt_mb(result['peak_rss_mb'])}, "
+                    f"load average {result['load_average'][0]:.2f}",
+                    flush=True,
+                )
     a, b = best_a, best_b
 
-    print(f"\nmonth {MONTH}, model '{model}' ({spec_features} features), snapshot {a['snapshot_rows']:,} customers, "
-          f"{a['scored']:,} scored, {a['published']:,} published; repeats: {args.repeat} (best of each shown)")
-    print(f"\n(a) bare script                 {c.fmt_s(a['seconds']):>10}   peak RSS {c.fmt_mb(a['peak_rss_mb']):>10} "
-          f"(baseline after imports {c.fmt_mb(a['baseline_rss_mb'])})")
+    print(
+        f"\nmonth {MONTH}, model '{model}' ({spec_features} features), snapshot {a['snapshot_rows']:,} customers, "
+        f"{a['scored']:,} scored, {a['published']:,} published; repeats: {args.repeat} (best of each shown)"
+    )
+    print(
+        f"\n(a) bare script                 {c.fmt_s(a['seconds']):>10}   peak RSS {c.fmt_mb(a['peak_rss_mb']):>10} "
+        f"(baseline after imports {c.fmt_mb(a['baseline_rss_mb'])})"
+    )
     for phase, m in a["phases"].items():
         print(f"      {phase:<26}{c.fmt_s(m['seconds']):>10}   peak RSS {c.fmt_mb(m['peak_rss_mb']):>10}")
-    print(f"    holdout AUC {a['auc']:.4f} (champion v-1: {a['incumbent_auc']:.4f}), promoted: {a['promoted']}, failed gates: {a['failed_gates'] or 'none'}")
+    print(
+        f"    holdout AUC {a['auc']:.4f} (champion v-1: {a['incumbent_auc']:.4f}), promoted: {a['promoted']}, failed "
+        f"gates: {a['failed_gates'] or 'none'}"
+    )
 
-    print(f"\n(b) Dagster (run_months)        {c.fmt_s(b['seconds']):>10}   peak RSS {c.fmt_mb(b['peak_rss_mb']):>10} "
-          f"(baseline after imports {c.fmt_mb(b['baseline_rss_mb'])})")
-    print(f"      {'before the run':<26}{c.fmt_s(b['before_run_seconds']):>10}   (definitions, source months scan, run creation)")
+    print(
+        f"\n(b) Dagster (run_months)        {c.fmt_s(b['seconds']):>10}   peak RSS {c.fmt_mb(b['peak_rss_mb']):>10} "
+        f"(baseline after imports {c.fmt_mb(b['baseline_rss_mb'])})"
+    )
+    print(
+        f"      {'before the run':<26}{c.fmt_s(b['before_run_seconds']):>10}   (definitions, source months scan, run "
+        "creation)"
+    )
     in_steps = 0.0
     for key, step in b["steps"].items():
         in_steps += step.get("seconds", 0.0)
-        print(f"      {c.stage_of(key):<26}{c.fmt_s(step.get('seconds')):>10}   peak RSS {c.fmt_mb(step.get('peak_rss_mb')):>10} (sampled)  {step.get('outcome', '?')}")
+        print(
+            f"      {c.stage_of(key):<26}{c.fmt_s(step.get('seconds')):>10}   peak RSS "
+            f"{c.fmt_mb(step.get('peak_rss_mb')):>10} (sampled)  {step.get('outcome', '?')}"
+        )
     print(f"      {'run, outside steps':<26}{c.fmt_s(b['run_seconds'] - in_steps):>10}   (Dagster between steps)")
     print(f"      {'after the run':<26}{c.fmt_s(b['after_run_seconds']):>10}")
     for m in b["models"]:
-        print(f"    {m['model']}: v{m['version']} AUC {m['auc'] if m['auc'] is None else round(m['auc'], 4)}, scored {m['scored']}, "
-              f"published {m['published']}: {m['status']}")
+        print(
+            f"    {m['model']}: v{m['version']} AUC {m['auc'] if m['auc'] is None else round(m['auc'], 4)}, scored "
+            f"{m['scored']}, "
+            f"published {m['published']}: {m['status']}"
+        )
 
     same = a["published_digest"] is not None and a["published_digest"] == b["published_digests"][model]
     print(f"\nsame published list (customers, ranks, scores) from both paths: {'yes' if same else 'NO'}")
 
     ratio = b["seconds"] / a["seconds"]
     ok = ratio <= TARGET_RATIO
-    print(f"\nwall (a) {a['seconds']:.1f} s   wall (b) {b['seconds']:.1f} s   ratio b/a {ratio:.2f}   target <= {TARGET_RATIO}: {c.verdict(ok)}")
-    print(f"CPU  (a) {a['cpu_seconds']:.1f} s   CPU  (b) {b['cpu_seconds']:.1f} s   ratio b/a {b['cpu_seconds'] / a['cpu_seconds']:.2f}")
-    print(f"peak RSS (a) {c.fmt_mb(a['peak_rss_mb'])}   peak RSS (b) {c.fmt_mb(b['peak_rss_mb'])}   ratio {b['peak_rss_mb'] / a['peak_rss_mb']:.2f}")
+    print(
+        f"\nwall (a) {a['seconds']:.1f} s   wall (b) {b['seconds']:.1f} s   ratio b/a {ratio:.2f}   target <= "
+        f"{TARGET_RATIO}: {c.verdict(ok)}"
+    )
+    print(
+        f"CPU  (a) {a['cpu_seconds']:.1f} s   CPU  (b) {b['cpu_seconds']:.1f} s   ratio b/a "
+        f"{b['cpu_seconds'] / a['cpu_seconds']:.2f}"
+    )
+    print(
+        f"peak RSS (a) {c.fmt_mb(a['peak_rss_mb'])}   peak RSS (b) {c.fmt_mb(b['peak_rss_mb'])}   ratio "
+        f"{b['peak_rss_mb'] / a['peak_rss_mb']:.2f}"
+    )
     if args.profile:
         print(f"profiles: {args.profile}-bare.txt/.html, {args.profile}-dagster.txt/.html")
-    c.save_json(args.json, {"benchmark": "overhead", "customers": customers, "month": str(MONTH), "bare": a, "dagster": b,
-                            "ratio": ratio, "target_ratio": TARGET_RATIO, "pass": ok, "same_published_list": same})
+    c.save_json(
+        args.json,
+        {
+            "benchmark": "overhead",
+            "customers": customers,
+            "month": str(MONTH),
+            "bare": a,
+            "dagster": b,
+            "ratio": ratio,
+            "target_ratio": TARGET_RATIO,
+            "pass": ok,
+            "same_published_list": same,
+        },
+    )
     return 0
 
 

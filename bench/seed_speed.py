@@ -44,11 +44,27 @@ _seed_module = _load_seed_module()
 VIEW, seed_duckdb = _seed_module.VIEW, _seed_module.seed_duckdb
 
 FEATURES = [
-    "plan", "contract_type", "region", "payment_method", "tenure_months", "monthly_charges",
-    "total_charges", "data_usage_gb", "usage_change_3m", "call_minutes", "num_support_tickets_3m",
-    "late_payments_6m", "days_to_contract_end", "num_products", "has_streaming",
-    "has_device_protection", "discount_pct", "nps_score", "avg_session_minutes",
-    "logins_last_month", "satisfaction_score",
+    "plan",
+    "contract_type",
+    "region",
+    "payment_method",
+    "tenure_months",
+    "monthly_charges",
+    "total_charges",
+    "data_usage_gb",
+    "usage_change_3m",
+    "call_minutes",
+    "num_support_tickets_3m",
+    "late_payments_6m",
+    "days_to_contract_end",
+    "num_products",
+    "has_streaming",
+    "has_device_protection",
+    "discount_pct",
+    "nps_score",
+    "avg_session_minutes",
+    "logins_last_month",
+    "satisfaction_score",
 ]
 CATEGORICAL = ["plan", "contract_type", "region", "payment_method"]
 LABELS = ["churned_within_3m", "downgraded_next_month", "upgraded_next_month"]
@@ -60,11 +76,19 @@ def peak_rss_mb() -> float:
 
 def seed(database: Path, customers: int, months: int, seed_value: int, end_month: dt.date) -> dict:
     started = time.perf_counter()
-    summary = seed_duckdb(database, customers, months, seed_value, end_month,
-                          progress=lambda m: print(f"  [{time.perf_counter() - started:6.1f}s] {m}"))
+    summary = seed_duckdb(
+        database,
+        customers,
+        months,
+        seed_value,
+        end_month,
+        progress=lambda m: print(f"  [{time.perf_counter() - started:6.1f}s] {m}"),
+    )
     total = time.perf_counter() - started
-    print(f"seed {customers:,} x {months}: simulate {summary['seconds']['simulate']:.1f}s, "
-          f"write {summary['seconds']['write']:.1f}s, total {total:.1f}s, peak RSS {peak_rss_mb():,.0f} MB")
+    print(
+        f"seed {customers:,} x {months}: simulate {summary['seconds']['simulate']:.1f}s, "
+        f"write {summary['seconds']['write']:.1f}s, total {total:.1f}s, peak RSS {peak_rss_mb():,.0f} MB"
+    )
     return summary
 
 
@@ -83,8 +107,15 @@ def _matrix(frame, categories):
 def _fit(train, label, categories):
     import xgboost as xgb
 
-    model = xgb.XGBClassifier(n_estimators=200, max_depth=5, learning_rate=0.05,
-                              tree_method="hist", enable_categorical=True, n_jobs=2, random_state=0)
+    model = xgb.XGBClassifier(
+        n_estimators=200,
+        max_depth=5,
+        learning_rate=0.05,
+        tree_method="hist",
+        enable_categorical=True,
+        n_jobs=2,
+        random_state=0,
+    )
     model.fit(_matrix(train, categories), train[label].astype(int))
     return model
 
@@ -117,9 +148,11 @@ def quality(database: Path) -> None:
             model = _fit(train, label, categories)
             scores = model.predict_proba(_matrix(test, categories))[:, 1]
             auc = roc_auc_score(test[label].astype(int), scores)
-            print(f"  {label:23s} [{name:6s}] train {len(train_months)} months ({len(train):,} rows, "
-                  f"pos {train[label].mean():.2%}), holdout {str(holdout)[:7]} pos {test[label].mean():.2%}: "
-                  f"AUC {auc:.3f} ({time.perf_counter() - started:.1f}s)")
+            print(
+                f"  {label:23s} [{name:6s}] train {len(train_months)} months ({len(train):,} rows, "
+                f"pos {train[label].mean():.2%}), holdout {str(holdout)[:7]} pos {test[label].mean():.2%}: "
+                f"AUC {auc:.3f} ({time.perf_counter() - started:.1f}s)"
+            )
             if label == "churned_within_3m" and name == "window":
                 churn_model = model
 
@@ -138,8 +171,10 @@ def quality(database: Path) -> None:
         cur_top, cur_pop = tops[cur]
         still = prev_top & cur_pop
         overlaps.append(len(cur_top & still) / len(still))
-        print(f"  top-decile overlap {str(prev)[:7]} -> {str(cur)[:7]}: {overlaps[-1]:.3f} "
-              f"({len(still):,} of {len(prev_top):,} still scorable)")
+        print(
+            f"  top-decile overlap {str(prev)[:7]} -> {str(cur)[:7]}: {overlaps[-1]:.3f} "
+            f"({len(still):,} of {len(prev_top):,} still scorable)"
+        )
     print(f"  mean overlap {np.mean(overlaps):.3f}")
 
 

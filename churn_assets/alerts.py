@@ -161,7 +161,10 @@ def build_alert_sensors(running: bool):
         name="gate_failure_alerts",
         minimum_interval_seconds=60,
         default_status=status,
-        description="One notification per failed asset check (ERROR and WARN): model, month, check, value vs threshold, run link.",
+        description=(
+            "One notification per failed asset check (ERROR and WARN): model, month, check, value vs threshold, run "
+            "link."
+        ),
     )
     def gate_failure_alerts(context: SensorEvaluationContext, alerts: AlertNotifier):
         after = int(context.cursor) if context.cursor else None

@@ -51,79 +51,171 @@ class Key:
 
 
 TOP_KEYS = (
-    Key("partitions_start", "date (YYYY-MM-01)", doc="First monthly partition offered in Dagster (the UI's "
-        "partitions count from it). Set it to the first month your source holds."),
+    Key(
+        "partitions_start",
+        "date (YYYY-MM-01)",
+        doc="First monthly partition offered in Dagster (the UI's "
+        "partitions count from it). Set it to the first month your source holds.",
+    ),
     Key("sources", "mapping: name -> source", doc="Relations or files that follow the source contract."),
     Key("models", "mapping: name -> model", doc="One entry per model; the name prefixes its asset keys."),
 )
 SOURCE_KEYS = (
-    Key("relation", "text: table, schema.table or database.schema.table", None,
-        "Warehouse table or view holding one row per customer per month. Give `relation` or `files`."),
-    Key("files", "text: path or glob", None, "CSV (also .csv.gz, .csv.bz2, .csv.zip, .csv.xz) or Parquet "
+    Key(
+        "relation",
+        "text: table, schema.table or database.schema.table",
+        None,
+        "Warehouse table or view holding one row per customer per month. Give `relation` or `files`.",
+    ),
+    Key(
+        "files",
+        "text: path or glob",
+        None,
+        "CSV (also .csv.gz, .csv.bz2, .csv.zip, .csv.xz) or Parquet "
         "files, relative to the catalogue file, loaded into the warehouse as `source_<name>` when their content "
-        "changes. Give `relation` or `files`."),
+        "changes. Give `relation` or `files`.",
+    ),
     Key("separator", "text: one character", ",", "Field separator of CSV files (e.g. ';')."),
     Key("rename", "mapping: file column -> contract column", {}, "E.g. `{customerID: customer_id}`."),
-    Key("label_columns", "list of column names", REQUIRED, "Outcome columns (NULL until their window "
-        "closes): read only for training, never copied into a snapshot."),
-    Key("required_columns", "list of column names", [], "Columns the contract requires besides every model's "
-        "features and exclusion columns (customer_id and snapshot_month always are)."),
-    Key("not_null", "list of column names", [], "Columns that must never be NULL (customer_id and every "
-        "exclusion column always are)."),
+    Key(
+        "label_columns",
+        "list of column names",
+        REQUIRED,
+        "Outcome columns (NULL until their window closes): read only for training, never copied into a snapshot.",
+    ),
+    Key(
+        "required_columns",
+        "list of column names",
+        [],
+        "Columns the contract requires besides every model's "
+        "features and exclusion columns (customer_id and snapshot_month always are).",
+    ),
+    Key(
+        "not_null",
+        "list of column names",
+        [],
+        "Columns that must never be NULL (customer_id and every exclusion column always are).",
+    ),
     Key("allowed_values", "mapping: column -> list of values", {}, "The only values a column may hold."),
     Key("value_ranges", "mapping: column -> [min, max]", {}, "Inclusive bounds; null leaves a side open."),
-    Key("max_row_count_change", "number > 0, or null", 0.5, "A month's row count may differ from the previous "
-        "month's by at most this fraction (1.5: between 0 and 2.5 times); null switches the rule off."),
-    Key("may_be_constant", "list of column names", [], "Numeric features allowed to hold one value for every "
+    Key(
+        "max_row_count_change",
+        "number > 0, or null",
+        0.5,
+        "A month's row count may differ from the previous "
+        "month's by at most this fraction (1.5: between 0 and 2.5 times); null switches the rule off.",
+    ),
+    Key(
+        "may_be_constant",
+        "list of column names",
+        [],
+        "Numeric features allowed to hold one value for every "
         "customer (otherwise a constant numeric feature fails the contract once a month has 100+ rows: a feed "
-        "stuck on a default)."),
+        "stuck on a default).",
+    ),
 )
 MODEL_KEYS = (
-    Key("source", "text: a source name", REQUIRED, "The source this model reads (models of one source share "
-        "its snapshot)."),
+    Key(
+        "source",
+        "text: a source name",
+        REQUIRED,
+        "The source this model reads (models of one source share its snapshot).",
+    ),
     Key("label", "column name", REQUIRED, "One of the source's label_columns."),
-    Key("label_values", "mapping: source value -> 1 or 0", {}, "How the label maps to 1/0 when the source does "
-        "not hold 0/1, e.g. `{Yes: 1, No: 0}`. A label value not listed stops training, naming it."),
-    Key("horizon_months", "integer >= 1", REQUIRED, "The label of month m is known once months m+1..m+horizon "
-        "have closed."),
-    Key("training_window_months", "integer >= 1", REQUIRED, "Labelled months used for training (the latest one "
-        "is the holdout)."),
+    Key(
+        "label_values",
+        "mapping: source value -> 1 or 0",
+        {},
+        "How the label maps to 1/0 when the source does "
+        "not hold 0/1, e.g. `{Yes: 1, No: 0}`. A label value not listed stops training, naming it.",
+    ),
+    Key(
+        "horizon_months",
+        "integer >= 1",
+        REQUIRED,
+        "The label of month m is known once months m+1..m+horizon have closed.",
+    ),
+    Key(
+        "training_window_months",
+        "integer >= 1",
+        REQUIRED,
+        "Labelled months used for training (the latest one is the holdout).",
+    ),
     Key("features", "list of column names", REQUIRED, "Model inputs; each must exist in the source."),
-    Key("categorical_features", "list of column names", [], "Features that are categories (text); the others "
-        "must be numbers."),
-    Key("params", "mapping: XGBClassifier parameter -> value", {}, "Named parameters of xgboost.XGBClassifier "
+    Key(
+        "categorical_features",
+        "list of column names",
+        [],
+        "Features that are categories (text); the others must be numbers.",
+    ),
+    Key(
+        "params",
+        "mapping: XGBClassifier parameter -> value",
+        {},
+        "Named parameters of xgboost.XGBClassifier "
         "(n_estimators, max_depth, learning_rate, ...); seed, threads and categorical handling are the "
-        "pipeline's."),
+        "pipeline's.",
+    ),
     Key("seed", "integer", 0, "Random seed: same data, params and seed give the same model."),
-    Key("refit_on_all_months", "boolean", False, "After evaluation on the holdout, train the version again on "
-        "every labelled month (holdout included) and register that artifact; its metrics stay the holdout's."),
+    Key(
+        "refit_on_all_months",
+        "boolean",
+        False,
+        "After evaluation on the holdout, train the version again on "
+        "every labelled month (holdout included) and register that artifact; its metrics stay the holdout's.",
+    ),
     Key("exclusions", "list of exclusions", [], "Customers never scored nor listed."),
-    Key("list_top_fraction", "number in (0, 1]", REQUIRED, "The published list: this top fraction of eligible "
-        "customers by score."),
+    Key(
+        "list_top_fraction",
+        "number in (0, 1]",
+        REQUIRED,
+        "The published list: this top fraction of eligible customers by score.",
+    ),
     Key("gates", "mapping", REQUIRED, "Thresholds of every gate (below)."),
     Key("description", "text", None, "Shown in the UI; defaults to a sentence naming the model."),
     Key("owners", "list of text", [], "Owners shown in the UI (e-mails or team:name)."),
 )
 GATE_KEYS = (
-    Key("min_top_k_overlap", "number in [0, 1]", REQUIRED, "Share of last month's listed customers, still "
-        "customers now, that are listed again: at least this."),
-    Key("max_top_k_overlap", "number in [0, 1], or null", None, "... and at most this (a list that never moves); "
-        "null: no upper bound."),
+    Key(
+        "min_top_k_overlap",
+        "number in [0, 1]",
+        REQUIRED,
+        "Share of last month's listed customers, still customers now, that are listed again: at least this.",
+    ),
+    Key(
+        "max_top_k_overlap",
+        "number in [0, 1], or null",
+        None,
+        "... and at most this (a list that never moves); null: no upper bound.",
+    ),
     Key("min_auc", "number in [0, 1]", REQUIRED, "Holdout ROC AUC floor for promotion."),
     Key("min_pr_auc", "number in [0, 1]", 0.0, "Holdout PR AUC floor for promotion."),
-    Key("min_holdout_positives", "integer >= 1", 30, "Below this many positive labels in the holdout, the AUC "
-        "is not judged and the version is not promoted (a handful of positives gives a meaningless AUC)."),
-    Key("max_auc_drop_vs_champion", "number in [0, 1]", 0.02, "Tolerated AUC drop against the champion, "
-        "scored on the same holdout."),
-    Key("predicted_rate", "[min, max], numbers in [0, 1]", REQUIRED, "Band of the month's mean predicted "
-        "probability."),
+    Key(
+        "min_holdout_positives",
+        "integer >= 1",
+        30,
+        "Below this many positive labels in the holdout, the AUC "
+        "is not judged and the version is not promoted (a handful of positives gives a meaningless AUC).",
+    ),
+    Key(
+        "max_auc_drop_vs_champion",
+        "number in [0, 1]",
+        0.02,
+        "Tolerated AUC drop against the champion, scored on the same holdout.",
+    ),
+    Key("predicted_rate", "[min, max], numbers in [0, 1]", REQUIRED, "Band of the month's mean predicted probability."),
     Key("max_psi", "number >= 0", 0.25, "Population stability index of the scores against last month's."),
     Key("list_capacity", "integer >= 1", REQUIRED, "Most customers the list may hold (what the team can call)."),
 )
 EXCLUSION_KEYS = (
     Key("column", "column name", REQUIRED, "A source column; it must never be NULL (the contract checks it)."),
-    Key("equals", "text, number or boolean, of the column's type", REQUIRED, "Customers whose column equals this "
-        "are excluded. Its type must match the column's: `true` on a boolean column, `'cancelled'` on text."),
+    Key(
+        "equals",
+        "text, number or boolean, of the column's type",
+        REQUIRED,
+        "Customers whose column equals this "
+        "are excluded. Its type must match the column's: `true` on a boolean column, `'cancelled'` on text.",
+    ),
     Key("reason", "text", "", "Why (shown in the gates' metadata)."),
 )
 SECTIONS: dict[str, tuple[Key, ...]] = {
@@ -141,13 +233,33 @@ FREE_PREFIX = "x-"
 # random_state (the model's `seed`), n_jobs, enable_categorical, objective.
 XGBOOST_PARAMS: dict[str, type | tuple[type, ...]] = {
     **dict.fromkeys(
-        ["n_estimators", "max_depth", "max_leaves", "max_bin", "num_parallel_tree", "max_cat_to_onehot",
-         "max_cat_threshold", "verbosity"],
+        [
+            "n_estimators",
+            "max_depth",
+            "max_leaves",
+            "max_bin",
+            "num_parallel_tree",
+            "max_cat_to_onehot",
+            "max_cat_threshold",
+            "verbosity",
+        ],
         int,
     ),
     **dict.fromkeys(
-        ["learning_rate", "gamma", "min_child_weight", "max_delta_step", "subsample", "colsample_bytree",
-         "colsample_bylevel", "colsample_bynode", "reg_alpha", "reg_lambda", "scale_pos_weight", "base_score"],
+        [
+            "learning_rate",
+            "gamma",
+            "min_child_weight",
+            "max_delta_step",
+            "subsample",
+            "colsample_bytree",
+            "colsample_bylevel",
+            "colsample_bynode",
+            "reg_alpha",
+            "reg_lambda",
+            "scale_pos_weight",
+            "base_score",
+        ],
         (int, float),
     ),
     **dict.fromkeys(
@@ -351,7 +463,7 @@ def nearest(name: str, candidates) -> str | None:
 
 
 def suggestion(name: str, candidates, listed_as: str) -> str:
-    """"did you mean 'x'?" for a close candidate, else every candidate (`listed_as: a, b`)."""
+    """ "did you mean 'x'?" for a close candidate, else every candidate (`listed_as: a, b`)."""
     guess = nearest(name, candidates)
     return f"did you mean '{guess}'?" if guess else f"{listed_as}: {', '.join(sorted(map(str, candidates)))}"
 

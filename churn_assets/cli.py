@@ -216,9 +216,8 @@ def _incident(args) -> int:
     except (ValueError, duckdb.Error) as exc:
         raise UsageError(str(exc).strip().splitlines()[0]) from None
     print(
-        "Run the month to see which gate stops it: churn-assets run --from {0:%Y-%m} --to {0:%Y-%m}; undo with: churn-assets incident reset".format(
-            month
-        )
+        f"Run the month to see which gate stops it: churn-assets run --from {month:%Y-%m} --to {month:%Y-%m}; undo "
+        "with: churn-assets incident reset"
     )
     return 0
 
@@ -332,7 +331,9 @@ def _sql(args) -> int:
     if environment.name != "local":
         raise UsageError("sql queries the local DuckDB warehouse only; use Snowflake's own tools for dev and prod")
     if not args.query.strip():
-        raise UsageError("the query is empty; e.g. churn-assets sql \"SELECT * FROM churn.published_predictions LIMIT 5\"")
+        raise UsageError(
+            'the query is empty; e.g. churn-assets sql "SELECT * FROM churn.published_predictions LIMIT 5"'
+        )
     database = Path(environment.warehouse.database)
     if not database.is_file():
         raise UsageError(f"no local warehouse at {database} yet: run `churn-assets seed` (or `make run`) first")

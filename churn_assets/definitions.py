@@ -7,8 +7,8 @@ import os
 import warnings
 
 from dagster import (
-    AssetSelection,
     AssetsDefinition,
+    AssetSelection,
     BetaWarning,
     CodeReferencesMetadataValue,
     DefaultScheduleStatus,
@@ -112,9 +112,13 @@ def with_code_references(assets: list[AssetsDefinition]) -> list[AssetsDefinitio
                 file_path=os.path.abspath(inspect.getsourcefile(function)),
                 line_number=inspect.getsourcelines(function)[1],
             )
-        references = {"dagster/code_references": CodeReferencesMetadataValue(code_references=[positions[function.__code__]])}
+        references = {
+            "dagster/code_references": CodeReferencesMetadataValue(code_references=[positions[function.__code__]])
+        }
         linked.append(
-            asset.map_asset_specs(lambda spec, extra=references: spec.replace_attributes(metadata={**spec.metadata, **extra}))
+            asset.map_asset_specs(
+                lambda spec, extra=references: spec.replace_attributes(metadata={**spec.metadata, **extra})
+            )
         )
     return linked
 

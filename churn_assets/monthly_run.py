@@ -18,8 +18,8 @@ from churn_assets.assets.common import model_key, snapshot_key
 from churn_assets.catalog import Catalog, ModelSpec
 from churn_assets.definitions import ALL_MODELS_JOB, build_definitions
 from churn_assets.environment import Environment, reports_dir
-from churn_assets.warehouse.files import FileSourceError, ensure_loaded
 from churn_assets.rules.months import add_months, last_completed_month, month_range
+from churn_assets.warehouse.files import FileSourceError, ensure_loaded
 
 # The simulated sample business's source view (`churn-assets seed` writes it).
 SAMPLE_VIEW = "analytics.customer_features_monthly"
@@ -72,7 +72,9 @@ def source_months(
     try:
         if source.files:
             ensure_loaded(environment.warehouse, catalog, source)
-        frame = environment.warehouse.query(f"SELECT DISTINCT snapshot_month FROM {relation} {where} ORDER BY 1", params)
+        frame = environment.warehouse.query(
+            f"SELECT DISTINCT snapshot_month FROM {relation} {where} ORDER BY 1", params
+        )
     except FileSourceError:
         raise
     except Exception as exc:  # noqa: BLE001 - engines raise their own types; the message is what helps
@@ -163,7 +165,8 @@ def run_months(
     echo(f"Published lists: table {environment.warehouse.table('published_predictions')} in {_where(environment)}")
     if environment.name == "local":
         echo(
-            '  e.g. churn-assets sql "SELECT model, month, count(*) FROM churn.published_predictions GROUP BY ALL ORDER BY 1, 2"'
+            '  e.g. churn-assets sql "SELECT model, month, count(*) FROM churn.published_predictions GROUP BY ALL '
+            'ORDER BY 1, 2"'
         )
     for spec in specs:
         reports = sorted((reports_dir() / spec.name).glob("*.html"))  # an absent folder globs to nothing

@@ -101,16 +101,22 @@ def check_month_pair(
         raise PredictionInputError(
             f"--prev-month-preds and --curr-month-preds both hold month {current.month}; give the month before"
         )
-    if len(previous.ids) == len(current.ids) and np.array_equal(previous.ids, current.ids) and np.array_equal(
-        previous.scores, current.scores, equal_nan=True
+    if (
+        len(previous.ids) == len(current.ids)
+        and np.array_equal(previous.ids, current.ids)
+        and np.array_equal(previous.scores, current.scores, equal_nan=True)
     ):
         raise PredictionInputError("--prev-month-preds and --curr-month-preds hold identical predictions")
     if previous.month is None or current.month is None:
-        return ["warning: the month of an input is unknown (no single `month` column); the gates assume "
-                "--prev-month-preds is the month before --curr-month-preds"]
+        return [
+            "warning: the month of an input is unknown (no single `month` column); the gates assume "
+            "--prev-month-preds is the month before --curr-month-preds"
+        ]
     if previous.month != add_months(current.month, -1):
-        return [f"warning: --prev-month-preds is {previous.month}, not the month before {current.month}; "
-                "the overlap and PSI gates compare months further apart than the monthly rules intend"]
+        return [
+            f"warning: --prev-month-preds is {previous.month}, not the month before {current.month}; "
+            "the overlap and PSI gates compare months further apart than the monthly rules intend"
+        ]
     return []
 
 

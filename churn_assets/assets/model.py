@@ -19,13 +19,13 @@ from dagster import (
 )
 
 from churn_assets import __version__, modeling, plots
-from churn_assets.checks.results import record_gates
 from churn_assets.assets.common import model_key, partition_month, snapshot_table, training_set_table
+from churn_assets.assets.retries import WAREHOUSE_RETRY, fail_fast_unless_transient
 from churn_assets.catalog import ModelSpec
+from churn_assets.checks.results import record_gates
 from churn_assets.rules.months import add_months
 from churn_assets.warehouse import Warehouse, registry
 from churn_assets.warehouse.base import take_rows
-from churn_assets.assets.retries import WAREHOUSE_RETRY, fail_fast_unless_transient
 
 QUALITY_CHECK = "holdout_auc"
 CHAMPION_CHECK = "not_worse_than_champion"
@@ -148,7 +148,11 @@ def build_model_asset(spec: ModelSpec, partitions_def: PartitionsDefinition) -> 
                 context.log.info(f"Refitting {spec.name} on all {len(frame):,} labelled rows (refit_on_all_months)")
                 trained = modeling.train(modeling.feature_matrix(frame, schema), y, spec.params, spec.seed)
                 metrics.update(
-                    {"refit_on_all_months": True, "training_rows": len(frame), "feature_importance": trained.feature_importance}
+                    {
+                        "refit_on_all_months": True,
+                        "training_rows": len(frame),
+                        "feature_importance": trained.feature_importance,
+                    }
                 )
             registry.register(
                 warehouse,
@@ -207,7 +211,8 @@ def build_model_asset(spec: ModelSpec, partitions_def: PartitionsDefinition) -> 
                     f"PR AUC {metrics['pr_auc']:.3f} (floor {gates.min_pr_auc})"
                     if enough_positives
                     else f"not judged: the holdout holds {positives} positive labels, fewer than "
-                    f"min_holdout_positives {gates.min_holdout_positives} (AUC {metrics['auc']:.3f} on so few means little)"
+                    f"min_holdout_positives {gates.min_holdout_positives} (AUC {metrics['auc']:.3f} on so few means "
+                    "little)"
                 )
                 + ("" if quality_ok else f"; not promoted, {stays}"),
                 metadata={
@@ -227,8 +232,8 @@ def build_model_asset(spec: ModelSpec, partitions_def: PartitionsDefinition) -> 
                 description=(
                     "no other champion to compare with"
                     if incumbent_auc is None
-                    else f"AUC {metrics['auc']:.3f} vs champion v{incumbent.version} {incumbent_auc:.3f} on the same holdout "
-                    f"(tolerated drop {gates.max_auc_drop_vs_champion})"
+                    else f"AUC {metrics['auc']:.3f} vs champion v{incumbent.version} {incumbent_auc:.3f} on the "
+                    f"same holdout (tolerated drop {gates.max_auc_drop_vs_champion})"
                     + ("" if not_worse else f"; not promoted, {stays}")
                 ),
                 metadata={

@@ -18,20 +18,20 @@ from dagster import (
 from churn_assets import modeling, plots
 from churn_assets.assets.common import (
     PREDICTIONS,
-    column_schema,
     PUBLISHED,
+    column_schema,
     model_key,
     partition_month,
     snapshot_key,
     snapshot_table,
 )
+from churn_assets.assets.retries import WAREHOUSE_RETRY, fail_fast_unless_transient
 from churn_assets.catalog import ModelSpec
 from churn_assets.checks.results import check_result, record_gates
 from churn_assets.rules import gates as rules
-from churn_assets.rules.months import add_months
 from churn_assets.rules.lists import excluded_mask, list_size, rank_scores
+from churn_assets.rules.months import add_months
 from churn_assets.warehouse import Warehouse, registry
-from churn_assets.assets.retries import WAREHOUSE_RETRY, fail_fast_unless_transient
 
 
 def gate_descriptions(spec: ModelSpec) -> dict[str, str]:
@@ -39,8 +39,8 @@ def gate_descriptions(spec: ModelSpec) -> dict[str, str]:
     g = spec.gates
     upper = f" and at most {g.max_top_k_overlap}" if g.max_top_k_overlap is not None else ""
     return {
-        rules.OVERLAP: f"Share of the previous list's customers (still present) listed again: at least {g.min_top_k_overlap}{upper}. "
-        "Rank correlation with last month is reported.",
+        rules.OVERLAP: "Share of the previous list's customers (still present) listed again: at least "
+        f"{g.min_top_k_overlap}{upper}. Rank correlation with last month is reported.",
         rules.PREDICTED_RATE: f"Mean predicted probability within [{g.predicted_rate[0]}, {g.predicted_rate[1]}].",
         rules.SCORE_PSI: f"Population stability index of scores against last month's at most {g.max_psi}.",
         rules.COVERAGE: "Every eligible customer scored exactly once; no excluded customer scored or listed.",
@@ -53,7 +53,8 @@ def load_month_predictions(
 ) -> rules.MonthPredictions:
     """A month's stored predictions (and its published list, if asked) as plain arrays."""
     frame = warehouse.read_features(
-        f"SELECT customer_id, score, rank, model_version FROM {warehouse.table(PREDICTIONS)} WHERE model = ? AND month = ?",
+        f"SELECT customer_id, score, rank, model_version FROM {warehouse.table(PREDICTIONS)} WHERE model = ? AND "
+        "month = ?",
         [model, month],
     )
     published = None
@@ -121,12 +122,14 @@ def build_predictions_asset(spec: ModelSpec, partitions_def: PartitionsDefinitio
         champion = registry.champion_for(warehouse, spec.name, month)
         if champion is None:
             raise Failure(
-                f"No champion model for '{spec.name}' in force at {month}: no version has passed its quality gates yet, "
+                f"No champion model for '{spec.name}' in force at {month}: no version has passed its quality gates "
+                "yet, "
                 "so nothing can be scored or published."
             )
         columns = list(dict.fromkeys(["customer_id", *spec.features, *(e.column for e in spec.exclusions)]))
         snapshot = warehouse.read_features(
-            f"SELECT {', '.join(columns)} FROM {warehouse.table(snapshot_table(spec.source.name))} WHERE snapshot_month = ?",
+            f"SELECT {', '.join(columns)} FROM {warehouse.table(snapshot_table(spec.source.name))} WHERE "
+            "snapshot_month = ?",
             [month],
         )
         # One mask per rule (their counts are reported), combined for scoring.

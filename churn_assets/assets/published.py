@@ -13,10 +13,10 @@ from dagster import (
 )
 
 from churn_assets.assets.common import PREDICTIONS, PUBLISHED, model_key, partition_month
+from churn_assets.assets.retries import WAREHOUSE_RETRY, fail_fast_unless_transient
 from churn_assets.catalog import ModelSpec
 from churn_assets.rules.lists import list_size
 from churn_assets.warehouse import Warehouse
-from churn_assets.assets.retries import WAREHOUSE_RETRY, fail_fast_unless_transient
 
 PUBLISHED_SCHEMA = TableSchema(
     columns=[

@@ -18,10 +18,10 @@ from dagster import (
 
 from churn_assets import plots
 from churn_assets.assets.common import PREDICTIONS, PUBLISHED, model_key, partition_month, snapshot_key
+from churn_assets.assets.retries import WAREHOUSE_RETRY, fail_fast_unless_transient
 from churn_assets.catalog import ModelSpec
 from churn_assets.checks.results import GATE_RESULTS
 from churn_assets.warehouse import Warehouse
-from churn_assets.assets.retries import WAREHOUSE_RETRY, fail_fast_unless_transient
 
 
 def build_report_asset(spec: ModelSpec, partitions_def: PartitionsDefinition, reports_dir: Path) -> AssetsDefinition:
@@ -57,7 +57,8 @@ def build_report_asset(spec: ModelSpec, partitions_def: PartitionsDefinition, re
 def _gates(warehouse: Warehouse, spec: ModelSpec, month: dt.date) -> pd.DataFrame:
     assets = ["/".join(snapshot_key(spec.source.name).path)] + [f"{spec.name}/{s}" for s in ("model", "predictions")]
     return warehouse.query(
-        f"SELECT asset, gate, passed, severity, value, threshold, summary, details FROM {warehouse.table(GATE_RESULTS)} "
+        "SELECT asset, gate, passed, severity, value, threshold, summary, details FROM "
+        f"{warehouse.table(GATE_RESULTS)} "
         f"WHERE month = ? AND asset IN ({', '.join('?' for _ in assets)}) ORDER BY asset, gate",
         [month, *assets],
     )
@@ -77,7 +78,8 @@ def report_markdown(warehouse: Warehouse, spec: ModelSpec, month: dt.date) -> st
     metrics = {}
     if version is not None:
         row = warehouse.query(
-            f"SELECT metrics, trained_for_month FROM {warehouse.table('model_versions')} WHERE model = ? AND version = ?",
+            f"SELECT metrics, trained_for_month FROM {warehouse.table('model_versions')} WHERE model = ? AND version "
+            "= ?",
             [spec.name, version],
         )
         metrics = json.loads(row["metrics"].iloc[0]) if len(row) else {}
@@ -109,7 +111,8 @@ def report_markdown(warehouse: Warehouse, spec: ModelSpec, month: dt.date) -> st
         f"| entering the list | {number(details.get('entering_list'))} |",
         f"| leaving the list (still customers) | {number(details.get('leaving_list_still_present'))} |",
         f"| rank correlation with last month | {number(details.get('rank_correlation'))} |",
-        f"| model version | v{version} (holdout AUC {number(metrics.get('auc'))}, PR AUC {number(metrics.get('pr_auc'))}) |",
+        f"| model version | v{version} (holdout AUC {number(metrics.get('auc'))}, PR AUC "
+        f"{number(metrics.get('pr_auc'))}) |",
         f"| published at | {listed['published_at'].iloc[0] if len(listed) else '—'} |",
         "",
         "## Gates",
@@ -120,7 +123,8 @@ def report_markdown(warehouse: Warehouse, spec: ModelSpec, month: dt.date) -> st
     for _, g in gates.iterrows():
         outcome = "passed" if g["passed"] else f"**FAILED** ({g['severity']})"
         lines.append(
-            f"| {g['asset']} | {g['gate']} | {outcome} | {_short(g['value'])} | {_short(g['threshold'])} | {g['summary']} |"
+            f"| {g['asset']} | {g['gate']} | {outcome} | {_short(g['value'])} | {_short(g['threshold'])} | "
+            f"{g['summary']} |"
         )
     lines += ["", "## Score distribution", "", plots.score_histogram(scores) if len(scores) else "no scores", ""]
     if len(history) >= 2:
@@ -189,7 +193,10 @@ def to_html(title: str, markdown: str) -> str:
         "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}"
         "th{background:#f3f3f3}img{max-width:100%}"
     )
-    return f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>{style}</style></head><body>{''.join(body)}</body></html>"
+    return (
+        "<!doctype html><html><head><meta "
+        f"charset='utf-8'><title>{html.escape(title)}</title><style>{style}</style></head><body>{''.join(body)}</body></html>"
+    )
 
 
 def _inline(text: str) -> str:

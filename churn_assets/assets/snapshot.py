@@ -20,15 +20,15 @@ from dagster import (
 )
 
 from churn_assets.assets.common import SNAPSHOT_MANIFEST, column_schema, partition_month, snapshot_key, snapshot_table
+from churn_assets.assets.retries import WAREHOUSE_RETRY, fail_fast_unless_transient
 from churn_assets.catalog import Catalog, SourceSpec
-from churn_assets.checks.results import record_gates
 from churn_assets.checks.contract import ContractSpec, validate_snapshot
+from churn_assets.checks.results import record_gates
 from churn_assets.modeling import frame_hash
 from churn_assets.rules.lists import exclusion_problems
 from churn_assets.rules.months import add_months, last_completed_month
 from churn_assets.warehouse import Warehouse
 from churn_assets.warehouse.files import ensure_loaded
-from churn_assets.assets.retries import WAREHOUSE_RETRY, fail_fast_unless_transient
 
 CONTRACT_CHECK = "data_contract"
 

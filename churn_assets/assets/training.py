@@ -24,11 +24,11 @@ from churn_assets.assets.common import (
     snapshot_table,
     training_set_table,
 )
+from churn_assets.assets.retries import WAREHOUSE_RETRY, fail_fast_unless_transient
 from churn_assets.assets.snapshot import stored_snapshot_months
 from churn_assets.catalog import ModelSpec
 from churn_assets.rules.months import add_months, training_months
 from churn_assets.warehouse import Warehouse
-from churn_assets.assets.retries import WAREHOUSE_RETRY, fail_fast_unless_transient
 
 
 def build_training_set_asset(spec: ModelSpec, partitions_def: PartitionsDefinition, kind: str) -> AssetsDefinition:
@@ -55,7 +55,8 @@ def build_training_set_asset(spec: ModelSpec, partitions_def: PartitionsDefiniti
         owners=list(spec.owners),
         description=f"Labelled rows for training `{spec.name}` at month M: snapshot months "
         f"M-{spec.horizon_months + spec.training_window_months - 1} .. M-{spec.horizon_months} joined to "
-        f"`{spec.label}` read from `{spec.source.relation or spec.source.files}` once its {spec.horizon_months}-month window closed.",
+        f"`{spec.label}` read from `{spec.source.relation or spec.source.files}` once its {spec.horizon_months}-month "
+        "window closed.",
         metadata={
             "label": spec.label,
             "horizon_months": spec.horizon_months,

@@ -182,9 +182,7 @@ def validate_snapshot(
         if not outcome.success:
             outcome = batch.validate(suite, result_format="SUMMARY")
         results += outcome.results
-    result = ContractResult(
-        passed=all(item.success for item in results), row_count=len(frame), evaluated=len(results)
-    )
+    result = ContractResult(passed=all(item.success for item in results), row_count=len(frame), evaluated=len(results))
     for item in results:
         if item.success:
             continue
@@ -225,9 +223,8 @@ def _explain(item, frame: pd.DataFrame, contract: ContractSpec) -> str:
         if details.get("observed_value") is not None
         else f"{details.get('unexpected_count')} rows"
     )
-    return (
-        f"{kind.removeprefix('expect_column_values_to_').replace('_', ' ')} failed on {column}: {observed}"
-        + (f", e.g. {examples}" if examples else "")
+    return f"{kind.removeprefix('expect_column_values_to_').replace('_', ' ')} failed on {column}: {observed}" + (
+        f", e.g. {examples}" if examples else ""
     )
 
 

@@ -148,7 +148,8 @@ def _psi(gates, current, previous) -> GateResult:
         value <= gates.max_psi,
         value,
         gates.max_psi,
-        f"PSI {value:.4f} of this month's scores against {previous.month or 'the previous month'} (max {gates.max_psi})",
+        f"PSI {value:.4f} of this month's scores against {previous.month or 'the previous month'} (max "
+        f"{gates.max_psi})",
         {"previous_month": str(previous.month) if previous.month else None},
     )
 

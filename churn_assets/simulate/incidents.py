@@ -36,12 +36,16 @@ def _renamed_column(month: dt.date, column: str) -> str:
 
 
 def _null_ids(month: dt.date, column: str) -> str:
-    return f"SELECT * REPLACE ({_in_month(month, 'CASE WHEN customer_id % 50 = 0 THEN NULL ELSE customer_id END', 'customer_id')} AS customer_id) FROM {CLEAN}"
+    every_50th_null = "CASE WHEN customer_id % 50 = 0 THEN NULL ELSE customer_id END"
+    return f"SELECT * REPLACE ({_in_month(month, every_50th_null, 'customer_id')} AS customer_id) FROM {CLEAN}"
 
 
 def _duplicate_ids(month: dt.date, column: str) -> str:
     # A fan-out join repeats some customers.
-    return f"SELECT * FROM {CLEAN} UNION ALL SELECT * FROM {CLEAN} WHERE snapshot_month = {_lit(month)} AND customer_id % 100 = 0"
+    return (
+        f"SELECT * FROM {CLEAN} UNION ALL SELECT * FROM {CLEAN} WHERE snapshot_month = {_lit(month)} AND customer_id "
+        "% 100 = 0"
+    )
 
 
 def _empty_month(month: dt.date, column: str) -> str:
@@ -55,7 +59,10 @@ def _volume_drop(month: dt.date, column: str) -> str:
 
 def _unit_change(month: dt.date, column: str) -> str:
     # Billing starts sending monthly charges in cents instead of currency units.
-    return f"SELECT * REPLACE ({_in_month(month, 'monthly_charges * 100', 'monthly_charges')} AS monthly_charges) FROM {CLEAN}"
+    return (
+        f"SELECT * REPLACE ({_in_month(month, 'monthly_charges * 100', 'monthly_charges')} AS monthly_charges) FROM "
+        f"{CLEAN}"
+    )
 
 
 def _scrambled_ids(month: dt.date, column: str) -> str:
@@ -77,7 +84,10 @@ def _scrambled_ids(month: dt.date, column: str) -> str:
 def _excluded_customers_listed(month: dt.date, column: str) -> str:
     # The consent table's join breaks: every do-not-contact flag of the month arrives NULL, so
     # customers who must not be contacted would be scored and listed.
-    return f"SELECT * REPLACE ({_in_month(month, 'CAST(NULL AS BOOLEAN)', 'do_not_contact')} AS do_not_contact) FROM {CLEAN}"
+    return (
+        f"SELECT * REPLACE ({_in_month(month, 'CAST(NULL AS BOOLEAN)', 'do_not_contact')} AS do_not_contact) FROM "
+        f"{CLEAN}"
+    )
 
 
 def _mistyped_column(month: dt.date, column: str) -> str:

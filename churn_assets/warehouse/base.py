@@ -14,7 +14,6 @@ from typing import Any
 import pandas as pd
 from dagster import ConfigurableResource
 
-
 # Columns that hold a month (its first day): DATE in every table, as the consumer contract says
 # (README, "The published table"). pandas reads DATE as datetime64, which would be written back as
 # TIMESTAMP, so the engines write these names as dates.

@@ -15,7 +15,6 @@ import pyarrow.compute as pc
 
 from churn_assets.warehouse.base import DATE_COLUMNS, Warehouse
 
-
 # DuckDB vectors are 2,048 rows: chunks of ~262k rows (their text as Python objects is the
 # transient cost of a read, ~15 MB per text column).
 FETCH_VECTORS_PER_CHUNK = 128

@@ -79,11 +79,14 @@ COMPRESSED_CSV = {".gz", ".bz2", ".zip", ".xz", ".zst"}
 
 def _read(path: Path, separator: str = ",") -> pd.DataFrame:
     suffixes = [s.lower() for s in path.suffixes[-2:]]
-    is_csv = suffixes[-1:] == [".csv"] or (len(suffixes) == 2 and suffixes[0] == ".csv" and suffixes[1] in COMPRESSED_CSV)
+    is_csv = suffixes[-1:] == [".csv"] or (
+        len(suffixes) == 2 and suffixes[0] == ".csv" and suffixes[1] in COMPRESSED_CSV
+    )
     is_parquet = suffixes[-1:] in ([".parquet"], [".pq"])
     if not (is_csv or is_parquet):
         raise FileSourceError(
-            f"{path}: expected a .csv file (optionally compressed: {', '.join('.csv' + c for c in sorted(COMPRESSED_CSV))}) "
+            f"{path}: expected a .csv file (optionally compressed: "
+            f"{', '.join('.csv' + c for c in sorted(COMPRESSED_CSV))}) "
             "or a .parquet file"
         )
     try:

@@ -196,7 +196,8 @@ def wait_until(predicate, timeout: float, what: str, processes_to_watch: list[Pr
         for process in processes_to_watch:
             if not process.alive():
                 raise AssertionError(
-                    f"{process.name} exited ({process.popen.returncode}) while waiting for {what}:\n{process.output()[-4000:]}"
+                    f"{process.name} exited ({process.popen.returncode}) while waiting for "
+                    f"{what}:\n{process.output()[-4000:]}"
                 )
         value = predicate()
         if value:

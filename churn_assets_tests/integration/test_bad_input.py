@@ -79,15 +79,21 @@ def test_export_into_a_folder_that_cannot_be_created(home, tmp_path):
 @pytest.mark.parametrize(
     "change, message",
     [
-        (lambda d: d["models"]["churn"]["params"].update(n_estimators="many"),
-         "key 'params.n_estimators': must be a whole number, got text 'many'"),
+        (
+            lambda d: d["models"]["churn"]["params"].update(n_estimators="many"),
+            "key 'params.n_estimators': must be a whole number, got text 'many'",
+        ),
         (lambda d: d["models"].update(Churn=d["models"]["churn"]), "differ only in case"),
         (lambda d: d.update(partitions_start="2024-01-01T00:00:00"), "not a date (YYYY-MM-01)"),
-        (lambda d: d["sources"]["customers"].update(files="../../etc/*", relation=None),
-         "leads outside the catalogue's folder"),
+        (
+            lambda d: d["sources"]["customers"].update(files="../../etc/*", relation=None),
+            "leads outside the catalogue's folder",
+        ),
         # A relation that does not exist is named as such, not blamed on the label.
-        (lambda d: d["sources"]["customers"].update(relation="analytics.no_such_view"),
-         "key 'relation': analytics.no_such_view does not exist in the warehouse"),
+        (
+            lambda d: d["sources"]["customers"].update(relation="analytics.no_such_view"),
+            "key 'relation': analytics.no_such_view does not exist in the warehouse",
+        ),
     ],
 )
 def test_configuration_mistakes_are_caught_before_any_step_runs(home, tmp_path, change, message):
@@ -105,7 +111,12 @@ def test_a_list_capacity_written_as_a_whole_float_is_accepted(home, tmp_path):
 def hold_write_lock(database: Path, seconds: float) -> subprocess.Popen:
     """Another process holding DuckDB's write lock on the warehouse, as a running step does."""
     holder = subprocess.Popen(
-        [sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(database)!r}); print('held', flush=True); time.sleep({seconds})"],
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, time; c = duckdb.connect({str(database)!r}); print('held', flush=True); "
+            f"time.sleep({seconds})",
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )

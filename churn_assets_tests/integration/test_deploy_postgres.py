@@ -243,17 +243,20 @@ def test_monthly_run_launched_through_graphql_on_the_postgres_instance(tmp_path,
             cursor.execute("SELECT run_id, status, start_time, end_time FROM runs WHERE run_id = ANY(%s)", [run_ids])
             runs = {row[0]: row[1:] for row in cursor.fetchall()}
             cursor.execute(
-                "SELECT run_id, asset_key, check_name, partition, execution_status FROM asset_check_executions WHERE run_id = ANY(%s)",
+                "SELECT run_id, asset_key, check_name, partition, execution_status FROM asset_check_executions WHERE "
+                "run_id = ANY(%s)",
                 [run_ids],
             )
             checks = cursor.fetchall()
             cursor.execute(
-                "SELECT count(*) FROM event_logs WHERE run_id = ANY(%s) AND dagster_event_type = 'ASSET_CHECK_EVALUATION'",
+                "SELECT count(*) FROM event_logs WHERE run_id = ANY(%s) AND dagster_event_type = "
+                "'ASSET_CHECK_EVALUATION'",
                 [run_ids],
             )
             (evaluation_events,) = cursor.fetchone()
             cursor.execute(
-                "SELECT count(*) FROM event_logs WHERE run_id = ANY(%s) AND dagster_event_type = 'ASSET_MATERIALIZATION' "
+                "SELECT count(*) FROM event_logs WHERE run_id = ANY(%s) AND dagster_event_type = "
+                "'ASSET_MATERIALIZATION' "
                 "AND partition = %s",
                 [run_ids, MONTH],
             )

@@ -25,7 +25,8 @@ def test_three_models_share_one_snapshot_and_all_publish(tmp_path):
     # One snapshot per month for all three models: the source was read once.
     per_month = query(
         tmp_path,
-        "SELECT snapshot_month, count(*) AS n, count(DISTINCT customer_id) AS d FROM churn.snapshot_customers GROUP BY 1",
+        "SELECT snapshot_month, count(*) AS n, count(DISTINCT customer_id) AS d FROM churn.snapshot_customers GROUP "
+        "BY 1",
     )
     assert (per_month["n"] == per_month["d"]).all() and len(per_month) == 4
     versions = query(tmp_path, "SELECT model, count(*) AS n FROM churn.model_versions GROUP BY 1")
@@ -57,8 +58,9 @@ def test_a_fourth_model_is_a_yaml_entry(seeded_home, tmp_path, monkeypatch):
     catalog = load_catalog()
     assert "churn_lite" in catalog.models
 
-    from churn_assets.definitions import build_definitions
     from dagster import AssetKey
+
+    from churn_assets.definitions import build_definitions
 
     with churn_home(tmp_path):
         graph = build_definitions().resolve_asset_graph()
@@ -176,14 +178,16 @@ def test_a_model_on_your_own_csv_files(tmp_path, monkeypatch):
     assert report.all_succeeded, [(m.month, [(r.status, r.error) for r in m.models]) for m in report.months]
     lists = query(
         tmp_path,
-        "SELECT month, count(*) AS n, min(customer_id) AS first_id FROM churn.published_predictions GROUP BY 1 ORDER BY 1",
+        "SELECT month, count(*) AS n, min(customer_id) AS first_id FROM churn.published_predictions GROUP BY 1 ORDER "
+        "BY 1",
     )
     assert [str(pd.Timestamp(m).date()) for m in lists["month"]] == ["2025-02-01", "2025-03-01", "2025-04-01"]
     assert "-" in lists["first_id"].iloc[0]  # string ids kept as they are
     # Blank TotalCharges became NULL, not text; the last month's unseen payment method scored fine.
     typed = query(
         tmp_path,
-        "SELECT count(*) FILTER (WHERE TotalCharges IS NULL) AS blanks, typeof(any_value(TotalCharges)) AS t FROM churn.source_telco",
+        "SELECT count(*) FILTER (WHERE TotalCharges IS NULL) AS blanks, typeof(any_value(TotalCharges)) AS t FROM "
+        "churn.source_telco",
     )
     assert typed["blanks"].iloc[0] > 0 and typed["t"].iloc[0] == "DOUBLE"
     scored = query(

@@ -43,23 +43,24 @@ METADATA = """
   ... on MarkdownMetadataEntry { mdStr } ... on PathMetadataEntry { path } ... on UrlMetadataEntry { url }
 """
 UI_QUERIES = {
-    "resources": """query($selector: RepositorySelector!) { allTopLevelResourceDetailsOrError(repositorySelector: $selector) {
+    "resources": """query($selector: RepositorySelector!) {
+        allTopLevelResourceDetailsOrError(repositorySelector: $selector) {
         __typename ... on ResourceDetailsList { results { name description resourceType
           configFields { name description } configuredValues { key value type } } } } }""",
     "assets": """{ assetNodes { assetKey { path } description groupName kinds opNames
-        metadataEntries { %s } } }"""
-    % METADATA,
+        metadataEntries { __METADATA__ } } }""".replace("__METADATA__", METADATA),
     "jobs": """query($selector: RepositorySelector!) { repositoryOrError(repositorySelector: $selector) {
-        ... on Repository { jobs { name description tags { key value } } schedules { name description cronSchedule } } } }""",
+        ... on Repository { jobs { name description tags { key value } }
+        schedules { name description cronSchedule } } } }""",
     "runs": """{ runsOrError { ... on Runs { results { runId status runConfigYaml tags { key value } } } } }""",
 }
 LOGS_QUERY = """query($runId: ID!) { logsForRun(runId: $runId) { __typename ... on EventConnection { events {
     __typename ... on MessageEvent { message level stepKey }
-    ... on MaterializationEvent { metadataEntries { %s } }
-    ... on AssetCheckEvaluationEvent { evaluation { description metadataEntries { %s } } }
+    ... on MaterializationEvent { metadataEntries { __METADATA__ } }
+    ... on AssetCheckEvaluationEvent { evaluation { description metadataEntries { __METADATA__ } } }
     ... on ExecutionStepFailureEvent { error { message stack causes { message stack } } }
     ... on RunFailureEvent { error { message stack } }
-} } } }""" % (METADATA, METADATA)
+} } } }""".replace("__METADATA__", METADATA)
 
 
 def leaks(text: str) -> list[str]:
@@ -98,7 +99,7 @@ def test_fake_credentials_appear_in_no_log_event_or_ui_field(tmp_path, capfd, ca
             if next(calls) == 0:  # listing the source's months still works; the run's steps do not
                 return fake(*args, **kwargs)
             raise snowflake.connector.errors.DatabaseError(
-                msg="250001: Failed to connect to {0}.snowflakecomputing.com as {1} with password {2}".format(*SECRETS),
+                msg="250001: Failed to connect to {}.snowflakecomputing.com as {} with password {}".format(*SECRETS),
                 errno=250001,
             )
 

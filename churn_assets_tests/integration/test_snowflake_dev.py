@@ -102,10 +102,12 @@ def dev_world(snowflake, tmp_path_factory):
         cursor = conn.cursor()
         cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {PROD}")
         cursor.execute(
-            f"CREATE TABLE {PROD}.published_predictions (model VARCHAR, month DATE, customer_id NUMBER, score FLOAT, rank NUMBER, model_version NUMBER, published_at TIMESTAMP_TZ)"
+            f"CREATE TABLE {PROD}.published_predictions (model VARCHAR, month DATE, customer_id NUMBER, score FLOAT, "
+            "rank NUMBER, model_version NUMBER, published_at TIMESTAMP_TZ)"
         )
         cursor.execute(
-            f"INSERT INTO {PROD}.published_predictions VALUES ('churn', '2025-05-01', 42, 0.9, 1, 7, '2025-06-02 06:00:00')"
+            f"INSERT INTO {PROD}.published_predictions VALUES ('churn', '2025-05-01', 42, 0.9, 1, 7, '2025-06-02 "
+            "06:00:00')"
         )
         cursor.execute(f"CREATE TABLE {PROD}.model_versions (model VARCHAR, version NUMBER, fingerprint VARCHAR)")
         cursor.execute(f"INSERT INTO {PROD}.model_versions VALUES ('churn', 7, 'prod-fingerprint')")
@@ -274,7 +276,9 @@ def test_replace_rows_is_all_or_nothing(snowflake, rows):
     warehouse.replace_rows(table, {"month": dt.date(2025, 4, 1)}, other)
     warehouse.replace_rows(table, {"month": dt.date(2025, 5, 1)}, good)
     broken = good.assign(score=["not a number"] * rows)
-    with pytest.raises(Exception):
+    import snowflake.connector
+
+    with pytest.raises(snowflake.connector.errors.ProgrammingError, match="Could not convert string 'not a number'"):
         warehouse.replace_rows(table, {"month": dt.date(2025, 5, 1)}, broken)
     stored = warehouse.query(f"SELECT * FROM {warehouse.table(table)} ORDER BY month, customer_id")
     assert len(stored) == 2 * rows
@@ -375,7 +379,10 @@ graph = defs.resolve_asset_graph()
 warehouse = defs.resources["warehouse"]
 print(json.dumps({
     "seconds": time.perf_counter() - started,
-    "imported": sorted(m for m in ("dagster_snowflake", "dagster_snowflake_pandas", "snowflake.connector", "great_expectations") if m in sys.modules),
+    "imported": sorted(
+        m for m in ("dagster_snowflake", "dagster_snowflake_pandas", "snowflake.connector", "great_expectations")
+        if m in sys.modules
+    ),
     "resource": type(warehouse).__name__,
     "schema": warehouse.schema_name,
     "kinds": sorted({k for key in graph.get_all_asset_keys() for k in graph.get(key).kinds}),

@@ -137,7 +137,10 @@ def test_a_growing_gzip_panel_runs_first_time(tmp_path):
     for month in MONTHS[2:]:
         assert status[month].status == "published", (month, status[month].status, status[month].error)
 
-    lists = query(tmp_path, "SELECT month, count(*) AS n, min(customer_id) AS first FROM churn.published_predictions GROUP BY 1 ORDER BY 1")
+    lists = query(
+        tmp_path,
+        "SELECT month, count(*) AS n, min(customer_id) AS first FROM churn.published_predictions GROUP BY 1 ORDER BY 1",
+    )
     assert [str(m)[:10] for m in lists["month"]] == MONTHS[2:] and lists["first"].str.startswith("ACC-").all()
     # Do-not-contact accounts are never listed; the published month is a DATE, as the contract says.
     listed_dnc = query(
@@ -154,7 +157,9 @@ def test_a_growing_gzip_panel_runs_first_time(tmp_path):
     assert len(types) >= 5 and set(types["data_type"]) == {"DATE"}, types
 
     # refit_on_all_months: the version in force trained on every labelled month, holdout included.
-    versions = query(tmp_path, "SELECT trained_for_month, training_months, metrics FROM churn.model_versions ORDER BY version")
+    versions = query(
+        tmp_path, "SELECT trained_for_month, training_months, metrics FROM churn.model_versions ORDER BY version"
+    )
     import json
 
     last = versions.iloc[-1]
@@ -172,7 +177,9 @@ def test_a_growing_gzip_panel_runs_first_time(tmp_path):
 def test_growth_beyond_the_row_count_band_is_named(tmp_path):
     growth_panel(tmp_path)
     catalogue = panel_catalogue(tmp_path, max_change="0.5")
-    report = run_pipeline(tmp_path, models=["panel_churn"], catalog=load_catalog(catalogue), last=pd.Timestamp(MONTHS[1]).date())
+    report = run_pipeline(
+        tmp_path, models=["panel_churn"], catalog=load_catalog(catalogue), last=pd.Timestamp(MONTHS[1]).date()
+    )
     february = report.months[1].models[0]
     assert february.status == "NOT published: panel/snapshot:data_contract (row count 650 outside [150, 451])"
 
@@ -186,7 +193,12 @@ def test_junk_text_in_a_numeric_column_fails_the_contract_naming_column_and_valu
         may.status
     ), may.status
     assert not report.all_succeeded
-    assert query(tmp_path, "SELECT count(*) AS n FROM information_schema.tables WHERE table_name = 'published_predictions'")["n"].iloc[0] == 0
+    assert (
+        query(
+            tmp_path, "SELECT count(*) AS n FROM information_schema.tables WHERE table_name = 'published_predictions'"
+        )["n"].iloc[0]
+        == 0
+    )
 
 
 def shipped_catalogue_with(tmp_path, change) -> Path:
@@ -201,11 +213,17 @@ def shipped_catalogue_with(tmp_path, change) -> Path:
     "change, incident, expected",
     [
         # `equals: 'true'` on the boolean flag used to exclude nobody: 10 do-not-contact customers published.
-        (lambda d: d["models"]["churn"]["exclusions"][1].update(equals="true"), None,
-         "exclusion do_not_contact = 'true': 'true' is text but the column holds boolean values"),
+        (
+            lambda d: d["models"]["churn"]["exclusions"][1].update(equals="true"),
+            None,
+            "exclusion do_not_contact = 'true': 'true' is text but the column holds boolean values",
+        ),
         # NULL flags with do_not_contact left out of not_null: the exclusion column is not-null all the same.
-        (lambda d: d["sources"]["customers"]["not_null"].remove("do_not_contact"), "excluded-customers-listed",
-         "not be null failed on do_not_contact"),
+        (
+            lambda d: d["sources"]["customers"]["not_null"].remove("do_not_contact"),
+            "excluded-customers-listed",
+            "not be null failed on do_not_contact",
+        ),
     ],
 )
 def test_an_exclusion_that_cannot_be_applied_blocks_the_month(fresh_home, change, incident, expected):
@@ -223,8 +241,9 @@ def test_check_says_what_it_could_not_check_and_catches_a_missing_feature(tmp_pa
     # The shipped catalogue reads a warehouse relation: on a fresh CHURN_HOME nothing can be checked.
     fresh = cli("check", home=tmp_path / "fresh", catalogue=DEFAULT_CATALOG)
     assert fresh.returncode == 1
-    assert "source 'customers' (analytics.customer_features_monthly): not checked, the warehouse does not exist yet" in (
-        fresh.stdout
+    assert (
+        "source 'customers' (analytics.customer_features_monthly): not checked, the warehouse does not exist yet"
+        in (fresh.stdout)
     )
     # A file source is checked from its file, warehouse or not.
     growth_panel(tmp_path)
@@ -251,7 +270,9 @@ def test_a_warehouse_written_with_timestamp_months_is_migrated_to_dates(tmp_path
     warehouse = DuckDBWarehouse(database=str(database))
     assert warehouse.migrate_date_columns() == ["migrated churn.published_predictions.month: TIMESTAMP -> DATE"]
     assert warehouse.migrate_date_columns() == []  # idempotent
-    after = query(tmp_path, "SELECT typeof(month) AS t, month, customer_id, score, rank FROM churn.published_predictions")
+    after = query(
+        tmp_path, "SELECT typeof(month) AS t, month, customer_id, score, rank FROM churn.published_predictions"
+    )
     assert after["t"].tolist() == ["DATE"] and str(after["month"].iloc[0])[:10] == "2025-05-01"
     assert (after["customer_id"].iloc[0], after["rank"].iloc[0]) == (42, 1)
 

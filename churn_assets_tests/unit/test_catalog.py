@@ -97,27 +97,46 @@ def test_the_shipped_catalogue_has_three_models_on_one_source():
     "change, expected",
     [
         # The finding that published 11 do-not-contact and 27 cancelled customers with every gate green.
-        (lambda r: r["models"]["churn"].update(exclusion=r["models"]["churn"].pop("exclusions")),
-         "model 'churn', key 'exclusion': unknown key; did you mean 'exclusions'?"),
-        (lambda r: r["models"]["churn"]["gates"].update(max_top_k_overlpa=0.9),
-         "gates, key 'max_top_k_overlpa': unknown key; did you mean 'max_top_k_overlap'?"),
-        (lambda r: r["models"]["churn"]["gates"].update(max_pis=0.3),
-         "key 'max_pis': unknown key; did you mean 'max_psi'?"),
-        (lambda r: r["sources"]["customers"].update(not_nul=["do_not_contact"]),
-         "source 'customers', key 'not_nul': unknown key; did you mean 'not_null'?"),
-        (lambda r: r.update(partition_start="2024-01-01"),
-         "top level, key 'partition_start': unknown key; did you mean 'partitions_start'?"),
-        (lambda r: r["models"]["churn"]["exclusions"][0].update(equal="cancelled"),
-         "exclusion 1, key 'equal': unknown key; did you mean 'equals'?"),
-        (lambda r: r["models"]["churn"]["params"].update(n_estimator=10),
-         "'n_estimator' is not a parameter of xgboost.XGBClassifier; did you mean 'n_estimators'?"),
-        (lambda r: r["models"]["churn"]["params"].update(n_estimators="many"),
-         "key 'params.n_estimators': must be a whole number, got text 'many'"),
+        (
+            lambda r: r["models"]["churn"].update(exclusion=r["models"]["churn"].pop("exclusions")),
+            "model 'churn', key 'exclusion': unknown key; did you mean 'exclusions'?",
+        ),
+        (
+            lambda r: r["models"]["churn"]["gates"].update(max_top_k_overlpa=0.9),
+            "gates, key 'max_top_k_overlpa': unknown key; did you mean 'max_top_k_overlap'?",
+        ),
+        (
+            lambda r: r["models"]["churn"]["gates"].update(max_pis=0.3),
+            "key 'max_pis': unknown key; did you mean 'max_psi'?",
+        ),
+        (
+            lambda r: r["sources"]["customers"].update(not_nul=["do_not_contact"]),
+            "source 'customers', key 'not_nul': unknown key; did you mean 'not_null'?",
+        ),
+        (
+            lambda r: r.update(partition_start="2024-01-01"),
+            "top level, key 'partition_start': unknown key; did you mean 'partitions_start'?",
+        ),
+        (
+            lambda r: r["models"]["churn"]["exclusions"][0].update(equal="cancelled"),
+            "exclusion 1, key 'equal': unknown key; did you mean 'equals'?",
+        ),
+        (
+            lambda r: r["models"]["churn"]["params"].update(n_estimator=10),
+            "'n_estimator' is not a parameter of xgboost.XGBClassifier; did you mean 'n_estimators'?",
+        ),
+        (
+            lambda r: r["models"]["churn"]["params"].update(n_estimators="many"),
+            "key 'params.n_estimators': must be a whole number, got text 'many'",
+        ),
         (lambda r: r["models"]["churn"]["params"].update(objective="reg:squarederror"), "set by the pipeline"),
         (lambda r: r["models"]["churn"]["gates"].update(list_capacity=8000.5), "must be a whole number"),
         (lambda r: r["sources"]["customers"].update(max_row_count_change=0), "must be a ratio above 0"),
         (lambda r: r["models"].update(Churn=r["models"]["churn"]), "differ only in case (their tables would clash)"),
-        (lambda r: r["sources"]["customers"].update(files="../../etc/*", relation=None), "leads outside the catalogue's folder"),
+        (
+            lambda r: r["sources"]["customers"].update(files="../../etc/*", relation=None),
+            "leads outside the catalogue's folder",
+        ),
         (lambda r: r["sources"]["customers"].update(separator=";;"), "must be one character"),
         (lambda r: r["models"]["churn"].update(refit_on_all_months="yes"), "must be a boolean, got text"),
         (lambda r: r["models"]["churn"]["gates"].update(min_holdout_positives=0), "must be a positive integer"),
@@ -167,7 +186,9 @@ def test_lenient_values_that_mean_one_thing_are_accepted(tmp_path, raw):
 
 def test_partitions_start_written_as_a_datetime_is_refused(tmp_path):
     path = tmp_path / "models.yaml"
-    path.write_text(DEFAULT_CATALOG.read_text().replace("partitions_start: 2024-01-01", "partitions_start: 2024-01-01 00:00:00"))
+    path.write_text(
+        DEFAULT_CATALOG.read_text().replace("partitions_start: 2024-01-01", "partitions_start: 2024-01-01 00:00:00")
+    )
     with pytest.raises(CatalogError, match="key 'partitions_start': .* is a date and time"):
         load_catalog(path)
 
@@ -246,16 +267,24 @@ def check_churn(catalog, sample):
     "change, expected",
     [
         # The quoted 'true' that matched nobody and listed 10 do-not-contact customers.
-        (lambda r: r["models"]["churn"]["exclusions"][1].update(equals="true"),
-         "key 'exclusions' (column do_not_contact): equals 'true' is text but the column holds boolean values"),
+        (
+            lambda r: r["models"]["churn"]["exclusions"][1].update(equals="true"),
+            "key 'exclusions' (column do_not_contact): equals 'true' is text but the column holds boolean values",
+        ),
         (lambda r: r["models"]["churn"]["exclusions"][1].update(equals="yes"), "only true/false are booleans"),
         (lambda r: r["models"]["churn"]["exclusions"][0].update(equals=1), "1 is a number but the column holds text"),
-        (lambda r: r["models"]["churn"].update(label_values={True: 1, False: 0}),
-         "is a boolean but the column holds number values (label churned_within_3m)"),
-        (lambda r: r["sources"]["customers"]["allowed_values"].update(account_status=[1, 2]),
-         "key 'allowed_values' (account_status): 1 is a number but the column holds text"),
-        (lambda r: r["sources"]["customers"]["value_ranges"].update(account_status=[0, 1]),
-         "key 'value_ranges' (account_status): the column holds text values"),
+        (
+            lambda r: r["models"]["churn"].update(label_values={True: 1, False: 0}),
+            "is a boolean but the column holds number values (label churned_within_3m)",
+        ),
+        (
+            lambda r: r["sources"]["customers"]["allowed_values"].update(account_status=[1, 2]),
+            "key 'allowed_values' (account_status): 1 is a number but the column holds text",
+        ),
+        (
+            lambda r: r["sources"]["customers"]["value_ranges"].update(account_status=[0, 1]),
+            "key 'value_ranges' (account_status): the column holds text values",
+        ),
     ],
 )
 def test_values_that_do_not_fit_the_column_type_are_refused(tmp_path, raw, change, expected):

@@ -83,7 +83,11 @@ def test_categorical_text_is_stored_as_text_so_a_new_category_next_month_is_acce
     warehouse = DuckDBWarehouse(database=str(tmp_path / "w.duckdb"), schema_name="churn")
     first = text_as_categories(pd.DataFrame({"month": [1, 1], "plan": ["basic", "plus"]}))
     warehouse.replace_rows("snap", {"month": 1}, first)
-    types = dict(warehouse.query("SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'snap'").values)
+    types = dict(
+        warehouse.query(
+            "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'snap'"
+        ).values
+    )
     assert types["plan"] == "VARCHAR"  # not an ENUM of January's plans
     warehouse.replace_rows("snap", {"month": 2}, text_as_categories(pd.DataFrame({"month": [2], "plan": ["gold"]})))
     assert sorted(warehouse.query("SELECT plan FROM churn.snap")["plan"]) == ["basic", "gold", "plus"]

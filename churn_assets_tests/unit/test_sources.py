@@ -134,8 +134,11 @@ def test_an_exclusion_whose_value_cannot_match_its_column_is_an_error_not_an_emp
     with pytest.raises(ValueError, match="= 'true': 'true' is text but the column holds boolean values"):
         excluded_mask(frame, [quoted])
     assert exclusion_problems(frame, [quoted, Exclusion("status", "cancelled", "")]) == [
-        ("do_not_contact", "exclusion do_not_contact = 'true': 'true' is text but the column holds boolean values; "
-         "write true or false without quotes")
+        (
+            "do_not_contact",
+            "exclusion do_not_contact = 'true': 'true' is text but the column holds boolean values; "
+            "write true or false without quotes",
+        )
     ]
     assert excluded_mask(frame, [Exclusion("do_not_contact", True, "")]).tolist() == [True, False, True]
     numbers = pd.DataFrame({"plan_id": [1.0, 8.0, 8.0]})
