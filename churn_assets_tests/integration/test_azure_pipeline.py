@@ -268,6 +268,7 @@ def test_local_capable_steps_run_in_pipeline_order(tmp_path, repository_copy, mo
     assert ran_targets == [
         "check-branch-flow",
         "install",
+        "lint",
         "validate-defs",
         "test-unit",
         "install",

@@ -75,11 +75,12 @@ def test_every_asset_links_to_its_source_code(tmp_path, monkeypatch):
             "monthly_report": "report",
         }[key.path[-1]]
         assert Path(reference.file_path) == Path(churn_assets.__file__).parent / "assets" / f"{module}.py", key
-        # The referenced line is the asset function's first line: its decorator (`@fail_fast_unless_transient`)
-        # or its `def`, and the `def` itself within the next lines.
+        # The referenced line starts the asset function's definition (its decorators, then its `def`), and the
+        # first `def` from there is the asset's own function, named as the asset.
         lines = Path(reference.file_path).read_text().splitlines()[reference.line_number - 1 :]
         assert lines[0].lstrip().startswith(("@", "def ")), (key, lines[0])
-        assert any(line.lstrip().startswith("def ") for line in lines[:3]), (key, lines[:3])
+        first_def = next(line.strip() for line in lines if line.lstrip().startswith("def "))
+        assert first_def.startswith(f"def {key.path[-1]}("), (key, first_def)
         assert node.description, key
 
 
