@@ -360,8 +360,8 @@ class ModelSpec:
             numbers = pd.to_numeric(values, errors="coerce").astype("float64")
             bad = values[values.notna() & ~numbers.isin([0.0, 1.0])]
         else:
-            mapping = {str(k): v for k, v in self.label_values.items()}
-            numbers = values.astype("string").map(mapping).astype("float64")
+            mapping = {label_text(k): v for k, v in self.label_values.items()}
+            numbers = labels_as_text(values).map(mapping).astype("float64")
             bad = values[values.notna() & numbers.isna()]
         if len(bad):
             examples = sorted({repr(v) for v in bad.astype(object).unique()[:5]})
@@ -371,6 +371,24 @@ class ModelSpec:
                 f"e.g. {', '.join(examples)} ({known}; set label_values in the catalogue)"
             )
         return numbers
+
+
+def label_text(value: Any) -> str:
+    """A label value as text, as `label_values` keys are compared: 1.0 and 1 are both "1"."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def labels_as_text(values):
+    """A label column as text for `label_values`: numbers without a trailing .0 (a 0/1 column with
+    NULLs arrives as floats)."""
+    import pandas as pd
+
+    text = values.astype("string")
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        text = text.str.replace(r"\.0$", "", regex=True)
+    return text
 
 
 @dataclass(frozen=True)
@@ -813,7 +831,15 @@ def _check_model_types(where: str, model: ModelSpec, sample: dict[str, Any]) -> 
             problem = mismatch(value, kind, labels, exact=True)
             if problem:
                 raise CatalogError(f"{where}, key 'label_values': {problem} (label {model.label})")
-        if not model.label_values and kind == TEXT:
+        if model.label_values:
+            known = {label_text(value) for value in model.label_values}
+            unmapped = sorted(set(labels_as_text(labels).dropna().unique()) - known)
+            if unmapped:
+                raise CatalogError(
+                    f"{where}, key 'label_values': label {model.label} holds values it does not map: "
+                    f"{[repr(v) for v in unmapped[:5]]} (maps {sorted(known)})"
+                )
+        elif kind == TEXT:
             examples = sorted({str(v) for v in labels.dropna().unique()[:5]})
             raise CatalogError(
                 f"{where}, key 'label_values': label {model.label} holds text ({examples}); map it to 1/0, "

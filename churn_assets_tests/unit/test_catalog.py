@@ -307,6 +307,18 @@ def test_values_that_fit_pass_and_text_labels_need_label_values(raw):
         check_churn(catalog, sample)
 
 
+def test_check_names_label_values_the_catalogue_does_not_map(tmp_path, raw):
+    import pandas as pd
+
+    data = copy.deepcopy(raw)
+    data["models"]["churn"]["label_values"] = {"Yes": 1, "No": 0}
+    catalog = load_catalog(write(tmp_path, data))
+    sample = typed_sample()
+    sample["churned_within_3m"] = pd.Series(["Yes", " Yes ", "No", None])
+    with pytest.raises(CatalogError, match=r"holds values it does not map: \[\"' Yes '\"\]"):
+        check_churn(catalog, sample)
+
+
 def test_label_values_not_mapped_are_named():
     import pandas as pd
 
