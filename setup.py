@@ -1,8 +1,14 @@
+import re
+from pathlib import Path
+
 from setuptools import find_packages, setup
+
+# One source for the version: churn_assets/__init__.py.
+VERSION = re.search(r'^__version__ = "([^"]+)"', Path("churn_assets/__init__.py").read_text(), re.M).group(1)
 
 setup(
     name="churn_assets",
-    version="0.1.0",
+    version=VERSION,
     description="The monthly life of customer churn (and other classification) models as Dagster assets, "
     "with business-rule gates that block publishing.",
     packages=find_packages(exclude=["churn_assets_tests*", "bench*"]),

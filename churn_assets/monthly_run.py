@@ -7,8 +7,10 @@ all-models job, recorded in the instance, so the UI shows the same history.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -19,6 +21,7 @@ from churn_assets.catalog import Catalog, ModelSpec
 from churn_assets.definitions import ALL_MODELS_JOB, build_definitions
 from churn_assets.environment import Environment, reports_dir
 from churn_assets.rules.months import add_months, last_completed_month, month_range
+from churn_assets.run_guard import MonthBusy, fail_abandoned_runs, month_lock, process_tags, runs_holding
 from churn_assets.warehouse.files import FileSourceError, ensure_loaded
 
 # The simulated sample business's source view (`churn-assets seed` writes it).
@@ -47,6 +50,8 @@ class MonthOutcome:
     month: dt.date
     run_id: str
     success: bool
+    elapsed: float = 0.0
+    """Seconds since the first month started, when this month ended (progress)."""
     snapshot_rows: dict[str, int] = field(default_factory=dict)
     contract: dict[str, bool] = field(default_factory=dict)
     models: list[ModelMonth] = field(default_factory=list)
@@ -131,9 +136,18 @@ def run_months(
             f"to the last completed month {newest_allowed}"
         )
 
+    for line in fail_abandoned_runs(instance):
+        echo(line)
+    busy = [(month, runs_holding(instance, month)) for month in months]
+    busy = [(month, runs[0]) for month, runs in busy if runs]
+    if busy:
+        month, run = busy[0]
+        raise MonthBusy(
+            f"{month} is being run by run {run.run_id} ({run.status.value}); wait for it, or cancel it in the UI"
+        )
     echo(f"Running {len(months)} months ({months[0]} .. {months[-1]}) for {', '.join(models)} in {environment.name}")
     echo(_header())
-    outcomes = []
+    outcomes, started = [], time.monotonic()
     for index, month in enumerate(months, start=1):
         selection = [snapshot_key(name) for name in sources]
         for spec in specs:
@@ -145,15 +159,17 @@ def run_months(
             run_config["loggers"] = {"console": {"config": {"log_level": "CRITICAL"}}}
         if force_snapshot:
             run_config["ops"] = {snapshot_key(n).to_python_identifier(): {"config": {"force": True}} for n in sources}
-        result = job.execute_in_process(
-            partition_key=month.isoformat(),
-            instance=instance,
-            asset_selection=selection,
-            run_config=run_config,
-            raise_on_error=False,
-            tags={"churn/month": month.isoformat(), "churn/trigger": "churn-assets run"},
-        )
+        with month_lock(Path(instance.root_directory), month, instance):
+            result = job.execute_in_process(
+                partition_key=month.isoformat(),
+                instance=instance,
+                asset_selection=selection,
+                run_config=run_config,
+                raise_on_error=False,
+                tags={"churn/month": month.isoformat(), "churn/trigger": "churn-assets run", **process_tags()},
+            )
         outcome = summarise(result, month, specs, sources, set(selection))
+        outcome.elapsed = time.monotonic() - started
         outcomes.append(outcome)
         for line in format_month(outcome, index, len(months)):
             echo(line)
@@ -265,12 +281,23 @@ def _keys_of(spec: ModelSpec) -> set[AssetKey]:
     return {snapshot_key(spec.source.name)} | {model_key(spec.name, s) for s in STAGES}
 
 
-_COLUMNS = "{:<10}  {:<7}  {:<10}  {:>9}  {:>8}  {:>7}  {:>6}  {:>9}  {:>7}  {:>9}  {}"
+_COLUMNS = "{:<10}  {:<7}  {:>7}  {:<10}  {:>9}  {:>8}  {:>7}  {:>6}  {:>9}  {:>7}  {:>9}  {}"
 
 
 def _header() -> str:
     return _COLUMNS.format(
-        "month", "run", "model", "snapshot", "contract", "version", "AUC", "scored", "overlap", "published", "status"
+        "month",
+        "run",
+        "elapsed",
+        "model",
+        "snapshot",
+        "contract",
+        "version",
+        "AUC",
+        "scored",
+        "overlap",
+        "published",
+        "status",
     )
 
 
@@ -282,6 +309,7 @@ def format_month(outcome: MonthOutcome, index: int, total: int) -> list[str]:
             _COLUMNS.format(
                 str(outcome.month),
                 f"{index}/{total}",
+                _duration(outcome.elapsed),
                 row.model,
                 _fmt(outcome.snapshot_rows.get(row.source)),
                 {True: "passed", False: "FAILED", None: "-"}[contract],
@@ -294,6 +322,11 @@ def format_month(outcome: MonthOutcome, index: int, total: int) -> list[str]:
             )
         )
     return lines
+
+
+def _duration(seconds: float) -> str:
+    minutes, seconds = divmod(int(seconds), 60)
+    return f"{minutes}m{seconds:02d}s" if minutes else f"{seconds}s"
 
 
 def _fmt(value) -> str:

@@ -18,11 +18,12 @@ from dagster import (
     asset,
 )
 
-from churn_assets import __version__, modeling, plots
+from churn_assets import modeling, plots
 from churn_assets.assets.common import model_key, partition_month, snapshot_table, training_set_table
 from churn_assets.assets.retries import WAREHOUSE_RETRY, fail_fast_unless_transient
 from churn_assets.catalog import ModelSpec
 from churn_assets.checks.results import record_gates
+from churn_assets.code_version import model_code_version
 from churn_assets.rules.months import add_months
 from churn_assets.warehouse import Warehouse, registry
 from churn_assets.warehouse.base import take_rows
@@ -73,7 +74,7 @@ def build_model_asset(spec: ModelSpec, partitions_def: PartitionsDefinition) -> 
         deps=[model_key(spec.name, "training_set")],
         kinds={"xgboost", "pandas"},
         owners=list(spec.owners),
-        code_version=__version__,
+        code_version=model_code_version(),
         # Quality gates warn and never block: a failed challenger is simply not promoted and the
         # champion keeps producing the monthly list (alerts pick up the failed check).
         check_specs=[
@@ -110,7 +111,7 @@ def build_model_asset(spec: ModelSpec, partitions_def: PartitionsDefinition) -> 
                     "seed": spec.seed,
                     "features": spec.features,
                     "categorical": spec.categorical_features,
-                    "code_version": __version__,
+                    "code_version": model_code_version(),
                     # Only when set, so that fingerprints of existing versions stay what they were.
                     **({"refit_on_all_months": True} if spec.refit_on_all_months else {}),
                 },
@@ -165,7 +166,7 @@ def build_model_asset(spec: ModelSpec, partitions_def: PartitionsDefinition) -> 
                     ),
                     "params": json.dumps(spec.params, sort_keys=True),
                     "seed": spec.seed,
-                    "code_version": __version__,
+                    "code_version": model_code_version(),
                     "metrics": json.dumps(metrics),
                     "feature_schema": json.dumps(schema),
                     "artifact": trained.artifact,

@@ -329,3 +329,33 @@ def test_label_values_not_mapped_are_named():
         mapped.label_as_int(pd.Series(["Yes", " Yes", " Yes", None]))
     with pytest.raises(ValueError, match="labels must be 0 or 1"):
         spec.label_as_int(pd.Series([0, 1, 2]))
+
+
+# -- The model's code identity --------------------------------------------------------------------
+
+
+def test_the_model_code_version_follows_the_code_not_its_comments():
+    from churn_assets.code_version import MODEL_CODE, PACKAGE, code_hash, model_code_version
+
+    sources = {name: (PACKAGE / name).read_text() for name in MODEL_CODE}
+    version = model_code_version()
+    assert version.startswith(code_hash(sources) + "-xgb")
+    commented = {**sources, "modeling.py": "# a new comment\n" + sources["modeling.py"].replace("\n\n\n", "\n\n\n\n")}
+    assert code_hash(commented) == code_hash(sources)
+    changed = {
+        **sources,
+        "modeling.py": sources["modeling.py"].replace('"tree_method": "hist"', '"tree_method": "approx"'),
+    }
+    assert changed != sources and code_hash(changed) != code_hash(sources)
+
+
+def test_the_package_version_has_one_source():
+    import re
+    from importlib import metadata
+    from pathlib import Path
+
+    import churn_assets
+
+    assert metadata.version("churn_assets") == churn_assets.__version__
+    setup = (Path(churn_assets.__file__).parents[1] / "setup.py").read_text()
+    assert not re.search(r'version="\d', setup)

@@ -1,0 +1,94 @@
+"""What the daemon guarantees, for months run in-process by `churn-assets run`.
+
+`execute_in_process` skips the run queue, so `churn-assets run` keeps the same promises itself:
+- one run of a month at a time: a month held by another run (ours or the daemon's) is refused
+  with one line, and two `churn-assets run` processes are kept apart by a lock file per month
+  (the queue's `dagster/partition` limit counts our runs too, so the daemon waits for them);
+- a run whose process was killed is marked failed, so it never holds its month for ever.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import os
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
+
+PID_TAG, HOST_TAG = "churn/pid", "churn/host"
+IN_PROGRESS = [
+    DagsterRunStatus.QUEUED,
+    DagsterRunStatus.NOT_STARTED,
+    DagsterRunStatus.STARTING,
+    DagsterRunStatus.STARTED,
+    DagsterRunStatus.CANCELING,
+]
+
+
+class MonthBusy(ValueError):
+    """Another run holds the month; the message says which and what to do."""
+
+
+def process_tags() -> dict[str, str]:
+    """Tags that let a later `churn-assets run` tell whether this run's process is still alive."""
+    return {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: alive
+    return True
+
+
+def fail_abandoned_runs(instance: DagsterInstance) -> list[str]:
+    """Mark failed every in-progress run started by a `churn-assets run` process of this host that
+    no longer exists (killed, machine restarted); returns a line per run."""
+    host = socket.gethostname()
+    lines = []
+    for run in instance.get_runs(RunsFilter(statuses=IN_PROGRESS, tags={HOST_TAG: host})):
+        pid = int(run.tags.get(PID_TAG, "0") or 0)
+        if pid and pid != os.getpid() and not _alive(pid):
+            message = f"its process {pid} on {host} is gone (killed?); marked failed by churn-assets run"
+            instance.report_run_failed(run, message)
+            lines.append(f"run {run.run_id} of {run.tags.get('dagster/partition', '?')}: {message}")
+    return lines
+
+
+def runs_holding(instance: DagsterInstance, month: dt.date) -> list:
+    """In-progress runs of `month` (any job, any launcher)."""
+    return list(instance.get_runs(RunsFilter(statuses=IN_PROGRESS, tags={"dagster/partition": month.isoformat()})))
+
+
+@contextmanager
+def month_lock(folder: Path, month: dt.date, instance: DagsterInstance) -> Iterator[None]:
+    """Hold `month` for this process: refuse (MonthBusy) if another process or an in-progress run
+    of the instance has it."""
+    locks = Path(folder) / "locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    with open(locks / f"{month.isoformat()}.lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise MonthBusy(
+                f"{month} is being run by another `churn-assets run` on this machine; wait for it to finish"
+            ) from None
+        holders = runs_holding(instance, month)
+        if holders:
+            run = holders[0]
+            who = "a churn-assets run" if PID_TAG in run.tags else "the Dagster daemon (UI, schedule or backfill)"
+            raise MonthBusy(
+                f"{month} is being run by run {run.run_id} ({who}, {run.status.value}); wait for it, or cancel "
+                "it in the UI"
+            )
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
