@@ -378,8 +378,8 @@ def main(argv=None) -> int:
         f"(baseline after imports {c.fmt_mb(b['baseline_rss_mb'])})"
     )
     print(
-        f"      {'before the run':<26}{c.fmt_s(b['before_run_seconds']):>10}   (definitions, source months scan, run "
-        "creation)"
+        f"      {'before the run':<26}{c.fmt_s(b['before_run_seconds']):>10}   "
+        "(definitions, source months scan, run creation)"
     )
     in_steps = 0.0
     for key, step in b["steps"].items():

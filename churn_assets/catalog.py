@@ -27,8 +27,6 @@ CATALOG_ENV_VAR = "CHURN_MODELS"
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # A relation may be schema-qualified (schema.table or database.schema.table).
 _RELATION = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){0,2}$")
-# Words YAML 1.1 read as booleans; here they are text, and named when they meet a boolean column.
-YAML11_BOOLEAN_WORDS = {"yes", "no", "on", "off", "y", "n"}
 
 
 class CatalogError(ValueError):
@@ -511,7 +509,12 @@ class _Reader:
         if key not in self.data:
             if declared.default is REQUIRED:
                 self.fail(key, "is required")
-            return declared.default
+            # A fresh [] or {} each time: a default is never shared between models.
+            return (
+                type(declared.default)(declared.default)
+                if isinstance(declared.default, (list, dict))
+                else declared.default
+            )
         return self.typed(key, self.data[key], kind)
 
     def typed(self, key: str, value: Any, kind: type | tuple[type, ...]) -> Any:

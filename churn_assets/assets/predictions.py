@@ -53,8 +53,8 @@ def load_month_predictions(
 ) -> rules.MonthPredictions:
     """A month's stored predictions (and its published list, if asked) as plain arrays."""
     frame = warehouse.read_features(
-        f"SELECT customer_id, score, rank, model_version FROM {warehouse.table(PREDICTIONS)} WHERE model = ? AND "
-        "month = ?",
+        f"SELECT customer_id, score, rank, model_version FROM {warehouse.table(PREDICTIONS)} "
+        "WHERE model = ? AND month = ?",
         [model, month],
     )
     published = None
@@ -122,14 +122,13 @@ def build_predictions_asset(spec: ModelSpec, partitions_def: PartitionsDefinitio
         champion = registry.champion_for(warehouse, spec.name, month)
         if champion is None:
             raise Failure(
-                f"No champion model for '{spec.name}' in force at {month}: no version has passed its quality gates "
-                "yet, "
-                "so nothing can be scored or published."
+                f"No champion model for '{spec.name}' in force at {month}: no version has passed its quality "
+                "gates yet, so nothing can be scored or published."
             )
         columns = list(dict.fromkeys(["customer_id", *spec.features, *(e.column for e in spec.exclusions)]))
         snapshot = warehouse.read_features(
-            f"SELECT {', '.join(columns)} FROM {warehouse.table(snapshot_table(spec.source.name))} WHERE "
-            "snapshot_month = ?",
+            f"SELECT {', '.join(columns)} FROM {warehouse.table(snapshot_table(spec.source.name))} "
+            "WHERE snapshot_month = ?",
             [month],
         )
         # One mask per rule (their counts are reported), combined for scoring.

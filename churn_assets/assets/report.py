@@ -57,8 +57,8 @@ def build_report_asset(spec: ModelSpec, partitions_def: PartitionsDefinition, re
 def _gates(warehouse: Warehouse, spec: ModelSpec, month: dt.date) -> pd.DataFrame:
     assets = ["/".join(snapshot_key(spec.source.name).path)] + [f"{spec.name}/{s}" for s in ("model", "predictions")]
     return warehouse.query(
-        "SELECT asset, gate, passed, severity, value, threshold, summary, details FROM "
-        f"{warehouse.table(GATE_RESULTS)} "
+        "SELECT asset, gate, passed, severity, value, threshold, summary, details "
+        f"FROM {warehouse.table(GATE_RESULTS)} "
         f"WHERE month = ? AND asset IN ({', '.join('?' for _ in assets)}) ORDER BY asset, gate",
         [month, *assets],
     )
@@ -78,8 +78,8 @@ def report_markdown(warehouse: Warehouse, spec: ModelSpec, month: dt.date) -> st
     metrics = {}
     if version is not None:
         row = warehouse.query(
-            f"SELECT metrics, trained_for_month FROM {warehouse.table('model_versions')} WHERE model = ? AND version "
-            "= ?",
+            f"SELECT metrics, trained_for_month FROM {warehouse.table('model_versions')} "
+            "WHERE model = ? AND version = ?",
             [spec.name, version],
         )
         metrics = json.loads(row["metrics"].iloc[0]) if len(row) else {}
@@ -193,10 +193,8 @@ def to_html(title: str, markdown: str) -> str:
         "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}"
         "th{background:#f3f3f3}img{max-width:100%}"
     )
-    return (
-        "<!doctype html><html><head><meta "
-        f"charset='utf-8'><title>{html.escape(title)}</title><style>{style}</style></head><body>{''.join(body)}</body></html>"
-    )
+    head = f"<meta charset='utf-8'><title>{html.escape(title)}</title><style>{style}</style>"
+    return f"<!doctype html><html><head>{head}</head><body>{''.join(body)}</body></html>"
 
 
 def _inline(text: str) -> str:

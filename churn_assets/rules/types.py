@@ -14,6 +14,8 @@ import pandas as pd
 BOOLEAN, NUMBER, TEXT, DATE, EMPTY = "boolean", "number", "text", "date", "empty"
 # Text that a warehouse may use for booleans (e.g. a CSV export of a BOOLEAN column).
 BOOLEAN_TEXT = {"true", "false", "0", "1"}
+# Words YAML 1.1 read as booleans; the catalogue reads YAML 1.2, where they are text.
+YAML11_BOOLEAN_WORDS = {"yes", "no", "on", "off", "y", "n"}
 
 
 def column_kind(values: pd.Series) -> str:
@@ -69,7 +71,7 @@ def mismatch(value: Any, kind: str, values: pd.Series | None = None, exact: bool
     hint = ""
     if kind == BOOLEAN and wanted == TEXT:
         hint = "; write true or false without quotes"
-        if str(value).strip().lower() in {"yes", "no", "on", "off", "y", "n"}:
+        if str(value).strip().lower() in YAML11_BOOLEAN_WORDS:
             hint += f" ({value!r} is text here: the catalogue reads YAML 1.2, where only true/false are booleans)"
     elif kind == TEXT and wanted in (BOOLEAN, NUMBER):
         hint = f"; quote it ('{value}') if the column holds that text"
