@@ -158,3 +158,23 @@ def test_sql_cannot_touch_a_file_outside_the_warehouse(home, tmp_path, statement
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
     assert not out.exists() and not other.exists()
     assert query(home, "SELECT count(*) AS n FROM churn.published_predictions")["n"].iloc[0] > 0
+
+
+def test_a_semicolon_separated_file_source_says_which_separator_to_set(tmp_path):
+    import pandas as pd
+
+    data = yaml.safe_load(DEFAULT_CATALOG.read_text())
+    data["sources"]["customers"] = {
+        "files": "data/customers.csv",
+        "label_columns": ["churned_within_3m", "downgraded_next_month", "upgraded_next_month"],
+    }
+    (tmp_path / "data").mkdir()
+    pd.DataFrame({"customer_id": [1, 2], "snapshot_month": ["2025-01-01"] * 2}).to_csv(
+        tmp_path / "data" / "customers.csv", sep=";", index=False
+    )
+    catalogue = tmp_path / "models.yaml"
+    catalogue.write_text(yaml.safe_dump(data, sort_keys=False))
+    for command in ("check", "run"):
+        result = cli(tmp_path / "home", command, env_extra={"CHURN_MODELS": str(catalogue)})
+        one_line_exit_2(result, "the fields look separated by ';'; set `separator: ';'` on the source")
+        assert "seed" not in result.stderr
