@@ -123,6 +123,20 @@ def completed_copy(completed_home, tmp_path) -> Path:
     return tmp_path
 
 
+def shipped_catalogue_with(folder: Path, change) -> Path:
+    """The shipped catalogue with `change` (a function on its parsed YAML) applied, written to
+    `folder/models.yaml`."""
+    import yaml
+
+    from churn_assets.catalog import DEFAULT_CATALOG
+
+    data = yaml.safe_load(DEFAULT_CATALOG.read_text())
+    change(data)
+    path = folder / "models.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
 def query(home: Path, sql: str, params=()):
     import duckdb
 

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from churn_assets.catalog import DEFAULT_CATALOG
-from churn_assets_tests.conftest import END_MONTH, query
+from churn_assets_tests.conftest import END_MONTH, query, shipped_catalogue_with
 
 CLI = str(Path(sys.executable).parent / "churn-assets")
 
@@ -34,14 +34,6 @@ def one_line_exit_2(result, message):
     assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert message in result.stderr, result.stderr
-
-
-def catalogue_with(tmp_path, change) -> Path:
-    data = yaml.safe_load(DEFAULT_CATALOG.read_text())
-    change(data)
-    path = tmp_path / "models.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return path
 
 
 @pytest.mark.parametrize(
@@ -97,13 +89,13 @@ def test_export_into_a_folder_that_cannot_be_created(home, tmp_path):
     ],
 )
 def test_configuration_mistakes_are_caught_before_any_step_runs(home, tmp_path, change, message):
-    catalogue = catalogue_with(tmp_path, change)
+    catalogue = shipped_catalogue_with(tmp_path, change)
     for command in ("check", "run"):
         one_line_exit_2(cli(home, command, env_extra={"CHURN_MODELS": str(catalogue)}), message)
 
 
 def test_a_list_capacity_written_as_a_whole_float_is_accepted(home, tmp_path):
-    catalogue = catalogue_with(tmp_path, lambda d: d["models"]["churn"]["gates"].update(list_capacity=8000.0))
+    catalogue = shipped_catalogue_with(tmp_path, lambda d: d["models"]["churn"]["gates"].update(list_capacity=8000.0))
     result = cli(home, "check", env_extra={"CHURN_MODELS": str(catalogue)})
     assert result.returncode == 0, result.stderr
 

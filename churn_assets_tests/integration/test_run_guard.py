@@ -16,16 +16,18 @@ from churn_assets_tests.conftest import END_MONTH, dagster_instance, query
 CLI = str(Path(sys.executable).parent / "churn-assets")
 
 
-def start_run(home: Path, *args) -> subprocess.Popen:
-    env = {**os.environ, "CHURN_HOME": str(home)}
+def run_command(home: Path) -> dict:
+    """`churn-assets run` of END_MONTH for churn on `home`, as subprocess arguments."""
     month = f"{END_MONTH:%Y-%m}"
-    return subprocess.Popen(
-        [CLI, "run", "--models", "churn", "--from", month, "--to", month, *args],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    return {
+        "args": [CLI, "run", "--models", "churn", "--from", month, "--to", month],
+        "env": {**os.environ, "CHURN_HOME": str(home)},
+        "text": True,
+    }
+
+
+def start_run(home: Path) -> subprocess.Popen:
+    return subprocess.Popen(**run_command(home), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
 def wait_until(condition, what: str, seconds: float = 120):
@@ -60,13 +62,7 @@ def test_a_second_run_of_the_same_month_is_refused_while_the_first_runs(history_
     first = start_run(history_copy)
     try:
         wait_until(lambda: month_lock_held(history_copy), "the first run to hold its month")
-        second = subprocess.run(
-            [CLI, "run", "--models", "churn", "--from", f"{END_MONTH:%Y-%m}", "--to", f"{END_MONTH:%Y-%m}"],
-            env={**os.environ, "CHURN_HOME": str(history_copy)},
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        second = subprocess.run(**run_command(history_copy), capture_output=True, timeout=120)
         assert second.returncode == 2 and "Traceback" not in second.stderr, second.stderr
         assert len(second.stderr.strip().splitlines()) == 1 and f"{END_MONTH} is being run by" in second.stderr
     finally:
@@ -92,13 +88,7 @@ def test_a_killed_run_is_marked_failed_and_never_blocks_the_month(history_copy):
     instance = dagster_instance(history_copy)
     assert instance.get_run_by_id(run.run_id).status == DagsterRunStatus.STARTED  # stuck, as the kill left it
 
-    again = subprocess.run(
-        [CLI, "run", "--models", "churn", "--from", f"{END_MONTH:%Y-%m}", "--to", f"{END_MONTH:%Y-%m}"],
-        env={**os.environ, "CHURN_HOME": str(history_copy)},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    again = subprocess.run(**run_command(history_copy), capture_output=True, timeout=300)
     assert again.returncode == 0, again.stdout + again.stderr
     assert f"run {run.run_id} of {END_MONTH}: its process {victim.pid}" in again.stdout
     assert "is gone (killed?); marked failed by churn-assets run" in again.stdout

@@ -10,10 +10,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 from churn_assets.catalog import DEFAULT_CATALOG, load_catalog
-from churn_assets_tests.conftest import FIRST_MONTH, churn_home, query, run_pipeline
+from churn_assets_tests.conftest import FIRST_MONTH, churn_home, query, run_pipeline, shipped_catalogue_with
 
 CLI = str(Path(sys.executable).parent / "churn-assets")
 MONTHS = ["2025-01-01", "2025-02-01", "2025-03-01", "2025-04-01", "2025-05-01"]
@@ -199,14 +198,6 @@ def test_junk_text_in_a_numeric_column_fails_the_contract_naming_column_and_valu
         )["n"].iloc[0]
         == 0
     )
-
-
-def shipped_catalogue_with(tmp_path, change) -> Path:
-    data = yaml.safe_load(DEFAULT_CATALOG.read_text())
-    change(data)
-    path = tmp_path / "models.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return path
 
 
 @pytest.mark.parametrize(
