@@ -216,8 +216,8 @@ def _incident(args) -> int:
     except (ValueError, duckdb.Error) as exc:
         raise UsageError(str(exc).strip().splitlines()[0]) from None
     print(
-        f"Run the month to see which gate stops it: churn-assets run --from {month:%Y-%m} --to {month:%Y-%m}; undo "
-        "with: churn-assets incident reset"
+        f"Run the month to see which gate stops it: churn-assets run --from {month:%Y-%m} --to {month:%Y-%m}; "
+        "undo with: churn-assets incident reset"
     )
     return 0
 
