@@ -31,6 +31,19 @@ PUBLISHED_SCHEMA = TableSchema(
 )
 
 
+def top_table(frame: pd.DataFrame) -> str:
+    """The top of a list as a markdown table, ids and ranks written as they are: tabulate would
+    print a row of mixed numbers as floats (customer 1000520 as `1.00052e+06`, like 1000521)."""
+    shown = pd.DataFrame(
+        {
+            "rank": frame["rank"].astype("int64").astype(str),
+            "customer_id": frame["customer_id"].astype(str),
+            "score": frame["score"].map(lambda score: f"{score:.4f}"),
+        }
+    )
+    return shown.to_markdown(index=False, disable_numparse=True)
+
+
 def build_published_asset(spec: ModelSpec, partitions_def: PartitionsDefinition, kind: str) -> AssetsDefinition:
     """The top of the month's ranking, published atomically once every blocking gate passed."""
 
@@ -68,9 +81,7 @@ def build_published_asset(spec: ModelSpec, partitions_def: PartitionsDefinition,
                 "dagster/row_count": len(frame),
                 "table": warehouse.table(PUBLISHED),
                 "model_version": int(frame["model_version"].iloc[0]) if len(frame) else None,
-                "top_10": MetadataValue.md(frame.head(10)[["rank", "customer_id", "score"]].to_markdown(index=False))
-                if len(frame)
-                else "empty",
+                "top_10": MetadataValue.md(top_table(frame.head(10))) if len(frame) else "empty",
             }
         )
 
