@@ -101,12 +101,9 @@ LOCKED = (
 
 
 def _is_lock_error(exc: BaseException) -> bool:
-    """DuckDB's "Could not set lock on file" (one writer per file), however deep it was raised."""
-    while exc is not None:
-        if type(exc).__module__.startswith(("duckdb", "_duckdb")) and "lock" in str(exc).lower():
-            return True
-        exc = exc.__cause__ or exc.__context__
-    return False
+    from churn_assets.warehouse.duckdb import is_lock_error
+
+    return is_lock_error(exc)
 
 
 def _month_arg(value: str | None, flag: str) -> dt.date | None:
@@ -354,22 +351,20 @@ def query_warehouse_read_only(database: str, query: str):
     locked so the query cannot switch it back on. A writer holding the file is waited for briefly."""
     import duckdb
 
+    from churn_assets.warehouse.duckdb import connect_when_free
+
     config = {"enable_external_access": False, "lock_configuration": True}
-    deadline, delay = time.monotonic() + SQL_LOCK_WAIT_SECONDS, 0.1
-    while True:
-        try:
-            conn = duckdb.connect(database, read_only=True, config=config)
-            break
-        except duckdb.IOException as exc:
-            if not _is_lock_error(exc):
-                raise
-            if time.monotonic() > deadline:
-                raise UsageError(
-                    f"a run is writing the warehouse (waited {SQL_LOCK_WAIT_SECONDS:.0f} s for its lock); try again "
-                    "when it has finished"
-                ) from None
-            time.sleep(delay)
-            delay = min(delay * 2, 1.0)
+    try:
+        conn = connect_when_free(
+            database, wait_seconds=SQL_LOCK_WAIT_SECONDS, max_delay=1.0, locks_only=True, read_only=True, config=config
+        )
+    except duckdb.IOException as exc:
+        if not _is_lock_error(exc):
+            raise
+        raise UsageError(
+            f"a run is writing the warehouse (waited {SQL_LOCK_WAIT_SECONDS:.0f} s for its lock); try again "
+            "when it has finished"
+        ) from None
     with conn:
         result = conn.execute(query)
         if result.description is None:

@@ -33,6 +33,37 @@ def stream_frames(conn: duckdb.DuckDBPyConnection, sql: str, params=()) -> Itera
         first = False
 
 
+# How long a step waits for another process to release the file before failing (its retry policy
+# then decides): 12 attempts, 0.1 s doubling to 2 s.
+WRITER_WAIT_SECONDS = 15.0
+
+
+def is_lock_error(exc: BaseException | None) -> bool:
+    """DuckDB's "Could not set lock on file" (one writer per file), however deep it was raised."""
+    while exc is not None:
+        if type(exc).__module__.startswith(("duckdb", "_duckdb")) and "lock" in str(exc).lower():
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def connect_when_free(
+    database: str, *, wait_seconds: float, max_delay: float, locks_only: bool = False, **options: Any
+) -> duckdb.DuckDBPyConnection:
+    """`duckdb.connect(database, **options)`, retried with backoff (0.1 s doubling up to `max_delay`)
+    for `wait_seconds` while another process holds the file; then the last error is raised. With
+    `locks_only`, any other IOException is raised at once."""
+    deadline, delay = time.monotonic() + wait_seconds, 0.1
+    while True:
+        try:
+            return duckdb.connect(database, **options)
+        except duckdb.IOException as exc:
+            if (locks_only and not is_lock_error(exc)) or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, max_delay)
+
+
 def plain_arrow(frame: pd.DataFrame) -> pa.Table:
     """The frame as Arrow, categoricals as plain text: a dictionary column would become a DuckDB
     ENUM, which would refuse next month's new category."""
@@ -60,16 +91,7 @@ class DuckDBWarehouse(Warehouse):
         # DuckDB allows one writing process per file: another process (the UI, a second run)
         # may hold the lock for a moment, so retry with backoff before giving up.
         Path(self.database).parent.mkdir(parents=True, exist_ok=True)
-        delay, conn = 0.1, None
-        for attempt in range(12):
-            try:
-                conn = duckdb.connect(self.database)
-                break
-            except duckdb.IOException:
-                if attempt == 11:
-                    raise
-                time.sleep(delay)
-                delay = min(delay * 2, 2.0)
+        conn = connect_when_free(self.database, wait_seconds=WRITER_WAIT_SECONDS, max_delay=2.0)
         try:
             # Creating the schema is a catalog write: only do it when it is missing, so that
             # readers never write (and never conflict with a writer's open transaction).
