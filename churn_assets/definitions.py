@@ -135,7 +135,7 @@ def check_sources(catalog: Catalog, environment: Environment, types: bool = Fals
     unchecked = []
     for source in catalog.sources.values():
         if types and source.files:
-            frame, _, _ = read_source_files(catalog, source)
+            frame = read_source_files(catalog, source)
             check_against_source(
                 catalog, source.name, set(frame.columns), set(frame.columns), {c.lower(): frame[c] for c in frame}
             )

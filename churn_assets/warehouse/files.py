@@ -30,17 +30,12 @@ def source_files(source: SourceSpec) -> list[Path]:
     return files
 
 
-def read_source_files(catalog: Catalog, source: SourceSpec) -> tuple[pd.DataFrame, str, int]:
-    """The source's files as the table they load into (renamed and typed), their content hash
-    and how many files matched. Needs no warehouse: `churn-assets check` reads them this way."""
-    files = source_files(source)
-    digest = hashlib.sha256()
-    for path in files:
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
+def read_source_files(catalog: Catalog, source: SourceSpec, files: list[Path] | None = None) -> pd.DataFrame:
+    """The source's files (default: those matching now) as the table they load into, renamed and
+    typed. Needs no warehouse: `churn-assets check` reads them this way."""
+    files = files if files is not None else source_files(source)
     frame = pd.concat([_read(path, source.separator) for path in files], ignore_index=True)
-    frame = _typed(frame.rename(columns=source.rename), catalog, source)
-    return frame, digest.hexdigest(), len(files)
+    return _typed(frame.rename(columns=source.rename), catalog, source)
 
 
 def ensure_loaded(warehouse: Warehouse, catalog: Catalog, source: SourceSpec, log=None) -> str:
@@ -56,9 +51,9 @@ def ensure_loaded(warehouse: Warehouse, catalog: Catalog, source: SourceSpec, lo
         last = warehouse.query(f"SELECT content_hash FROM {warehouse.table(LOADS)} WHERE source = ?", [source.name])
         if len(last) and last["content_hash"].iloc[0] == content:
             return content
-    frame, content, count = read_source_files(catalog, source)
+    frame = read_source_files(catalog, source, files)
     if log:
-        log(f"Loading {len(frame):,} rows from {count} file(s) into {warehouse.relation_for(source)}")
+        log(f"Loading {len(frame):,} rows from {len(files)} file(s) into {warehouse.relation_for(source)}")
     table = warehouse.relation_for(source).rpartition(".")[2]
     with warehouse.connect() as conn, warehouse._transaction(conn):
         if warehouse._columns(conn, table) is not None:
@@ -68,7 +63,7 @@ def ensure_loaded(warehouse: Warehouse, catalog: Catalog, source: SourceSpec, lo
         warehouse._write_frame(
             conn,
             LOADS,
-            pd.DataFrame([{"source": source.name, "content_hash": content, "files": count, "rows": len(frame)}]),
+            pd.DataFrame([{"source": source.name, "content_hash": content, "files": len(files), "rows": len(frame)}]),
         )
     return content
 

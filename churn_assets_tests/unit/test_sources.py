@@ -11,7 +11,7 @@ import yaml
 from churn_assets.catalog import Exclusion, load_catalog
 from churn_assets.checks.contract import ContractSpec, validate_snapshot
 from churn_assets.rules.lists import excluded_mask, exclusion_problems
-from churn_assets.warehouse.files import FileSourceError, _read, read_source_files
+from churn_assets.warehouse.files import FileSourceError, _read, read_source_files, source_files
 
 
 def file_catalog(folder, files="panel.csv.gz", **source):
@@ -70,11 +70,11 @@ def test_a_semicolon_file_read_with_commas_says_which_separator_to_set(tmp_path)
 def test_only_blank_cells_become_null_and_junk_text_stays_text(tmp_path):
     catalog = file_catalog(tmp_path, files="panel.csv")
     panel().to_csv(tmp_path / "panel.csv", index=False)
-    frame, _, count = read_source_files(catalog, catalog.sources["panel"])
+    frame, count = read_source_files(catalog, catalog.sources["panel"]), len(source_files(catalog.sources["panel"]))
     assert count == 1 and frame["charges"].dtype == "float64" and frame["charges"].isna().sum() == 1
 
     panel(charges=("10.5", " ", "29.85 EUR", "7")).to_csv(tmp_path / "panel.csv", index=False)
-    frame, _, _ = read_source_files(catalog, catalog.sources["panel"])
+    frame = read_source_files(catalog, catalog.sources["panel"])
     # Not coerced to NULL: the contract sees text and fails naming the column and the values.
     assert frame["charges"].tolist()[2] == "29.85 EUR" and frame["charges"].isna().sum() == 1
 
