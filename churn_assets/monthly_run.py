@@ -21,11 +21,10 @@ from churn_assets.catalog import Catalog, ModelSpec
 from churn_assets.definitions import ALL_MODELS_JOB, build_definitions
 from churn_assets.environment import Environment, reports_dir
 from churn_assets.rules.months import add_months, last_completed_month, month_range
-from churn_assets.run_guard import MonthBusy, fail_abandoned_runs, month_lock, process_tags, runs_holding
+from churn_assets.run_guard import fail_abandoned_runs, month_lock, process_tags, refuse_if_held
+from churn_assets.simulate.seed import VIEW as SAMPLE_VIEW  # the view `churn-assets seed` writes
 from churn_assets.warehouse.files import FileSourceError, ensure_loaded
 
-# The simulated sample business's source view (`churn-assets seed` writes it).
-SAMPLE_VIEW = "analytics.customer_features_monthly"
 STAGES = ("training_set", "model", "predictions", "published_predictions", "monthly_report")
 
 
@@ -138,13 +137,8 @@ def run_months(
 
     for line in fail_abandoned_runs(instance):
         echo(line)
-    busy = [(month, runs_holding(instance, month)) for month in months]
-    busy = [(month, runs[0]) for month, runs in busy if runs]
-    if busy:
-        month, run = busy[0]
-        raise MonthBusy(
-            f"{month} is being run by run {run.run_id} ({run.status.value}); wait for it, or cancel it in the UI"
-        )
+    for month in months:  # refused before the first month runs, not half-way
+        refuse_if_held(instance, month)
     echo(f"Running {len(months)} months ({months[0]} .. {months[-1]}) for {', '.join(models)} in {environment.name}")
     echo(_header())
     outcomes, started = [], time.monotonic()

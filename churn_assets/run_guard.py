@@ -62,9 +62,15 @@ def fail_abandoned_runs(instance: DagsterInstance) -> list[str]:
     return lines
 
 
-def runs_holding(instance: DagsterInstance, month: dt.date) -> list:
-    """In-progress runs of `month` (any job, any launcher)."""
-    return list(instance.get_runs(RunsFilter(statuses=IN_PROGRESS, tags={"dagster/partition": month.isoformat()})))
+def refuse_if_held(instance: DagsterInstance, month: dt.date) -> None:
+    """MonthBusy if an in-progress run of the instance (any job, any launcher) holds `month`."""
+    holders = instance.get_runs(RunsFilter(statuses=IN_PROGRESS, tags={"dagster/partition": month.isoformat()}))
+    if holders:
+        run = holders[0]
+        who = "a churn-assets run" if PID_TAG in run.tags else "the Dagster daemon (UI, schedule or backfill)"
+        raise MonthBusy(
+            f"{month} is being run by run {run.run_id} ({who}, {run.status.value}); wait for it, or cancel it in the UI"
+        )
 
 
 @contextmanager
@@ -80,14 +86,7 @@ def month_lock(folder: Path, month: dt.date, instance: DagsterInstance) -> Itera
             raise MonthBusy(
                 f"{month} is being run by another `churn-assets run` on this machine; wait for it to finish"
             ) from None
-        holders = runs_holding(instance, month)
-        if holders:
-            run = holders[0]
-            who = "a churn-assets run" if PID_TAG in run.tags else "the Dagster daemon (UI, schedule or backfill)"
-            raise MonthBusy(
-                f"{month} is being run by run {run.run_id} ({who}, {run.status.value}); wait for it, or cancel "
-                "it in the UI"
-            )
+        refuse_if_held(instance, month)
         try:
             yield
         finally:
