@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
+import subprocess
+import sys
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -121,6 +123,16 @@ def completed_copy(completed_home, tmp_path) -> Path:
     """A private copy of the completed warehouse (Dagster history not copied)."""
     shutil.copy(completed_home / "warehouse.duckdb", tmp_path / "warehouse.duckdb")
     return tmp_path
+
+
+# The installed `churn-assets` command, run as a user runs it (a new process, its own environment).
+CLI = str(Path(sys.executable).parent / "churn-assets")
+
+
+def cli(home: Path, *args, env_extra=None, timeout=120) -> subprocess.CompletedProcess:
+    """`churn-assets ARGS` with CHURN_HOME=home (plus `env_extra`), output captured."""
+    env = {**os.environ, "CHURN_HOME": str(home), **(env_extra or {})}
+    return subprocess.run([CLI, *args], capture_output=True, text=True, env=env, timeout=timeout)
 
 
 def shipped_catalogue_with(folder: Path, change) -> Path:

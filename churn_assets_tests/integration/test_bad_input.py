@@ -1,7 +1,6 @@
 """Held-out bad input, as a user types it: every case is one line on stderr and exit code 2 (or
 the right result), never a traceback, and nothing is allocated or written before it is refused."""
 
-import os
 import shutil
 import subprocess
 import sys
@@ -12,9 +11,7 @@ import pytest
 import yaml
 
 from churn_assets.catalog import DEFAULT_CATALOG
-from churn_assets_tests.conftest import END_MONTH, query, shipped_catalogue_with
-
-CLI = str(Path(sys.executable).parent / "churn-assets")
+from churn_assets_tests.conftest import END_MONTH, cli, query, shipped_catalogue_with
 
 
 @pytest.fixture(scope="module")
@@ -23,11 +20,6 @@ def home(completed_home, tmp_path_factory):
     folder = tmp_path_factory.mktemp("bad-input")
     shutil.copy(completed_home / "warehouse.duckdb", folder / "warehouse.duckdb")
     return folder
-
-
-def cli(home, *args, env_extra=None, timeout=120):
-    env = {**os.environ, "CHURN_HOME": str(home), **(env_extra or {})}
-    return subprocess.run([CLI, *args], capture_output=True, text=True, env=env, timeout=timeout)
 
 
 def one_line_exit_2(result, message):

@@ -5,15 +5,12 @@ import fcntl
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 from dagster import DagsterRunStatus, RunsFilter
 
-from churn_assets_tests.conftest import END_MONTH, dagster_instance, query
-
-CLI = str(Path(sys.executable).parent / "churn-assets")
+from churn_assets_tests.conftest import CLI, END_MONTH, dagster_instance, query
 
 
 def run_command(home: Path) -> dict:

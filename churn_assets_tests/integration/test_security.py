@@ -1,18 +1,14 @@
 """Injection attempts through the CLI, file paths and references: refused before any SQL runs,
 or handled as data, never as SQL. The warehouse is intact afterwards."""
 
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from churn_assets_tests.conftest import query
+from churn_assets_tests.conftest import cli, query
 
-CLI = str(Path(sys.executable).parent / "churn-assets")
 DROP = "'; DROP TABLE raw.customers; --"
 
 
@@ -21,11 +17,6 @@ def home(seeded_home, tmp_path_factory):
     folder = tmp_path_factory.mktemp("security")
     shutil.copy(seeded_home / "warehouse.duckdb", folder / "warehouse.duckdb")
     return folder
-
-
-def cli(home, *args, env_extra=None):
-    env = {**os.environ, "CHURN_HOME": str(home), **(env_extra or {})}
-    return subprocess.run([CLI, *args], capture_output=True, text=True, env=env, timeout=120)
 
 
 @pytest.mark.parametrize(

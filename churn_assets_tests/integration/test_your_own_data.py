@@ -4,7 +4,6 @@ misconfigurations that used to publish wrong lists without a word."""
 
 import gzip
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,9 +11,8 @@ import pandas as pd
 import pytest
 
 from churn_assets.catalog import DEFAULT_CATALOG, load_catalog
-from churn_assets_tests.conftest import FIRST_MONTH, churn_home, query, run_pipeline, shipped_catalogue_with
+from churn_assets_tests.conftest import CLI, FIRST_MONTH, churn_home, cli, query, run_pipeline, shipped_catalogue_with
 
-CLI = str(Path(sys.executable).parent / "churn-assets")
 MONTHS = ["2025-01-01", "2025-02-01", "2025-03-01", "2025-04-01", "2025-05-01"]
 
 # Written as a person writes it: unquoted Yes/No (YAML 1.1 booleans), an anchor and a merge key.
@@ -112,18 +110,11 @@ def panel_catalogue(folder: Path, max_change: str = "3") -> Path:
     return path
 
 
-def cli(*args, home: Path, catalogue: Path):
-    import os
-
-    env = {**os.environ, "CHURN_HOME": str(home), "CHURN_MODELS": str(catalogue)}
-    return subprocess.run([CLI, *args], capture_output=True, text=True, env=env, timeout=300)
-
-
 def test_a_growing_gzip_panel_runs_first_time(tmp_path):
     growth_panel(tmp_path)
     catalogue = panel_catalogue(tmp_path)
     # `check` reads the file source itself: no warehouse needed, nothing created.
-    checked = cli("check", home=tmp_path / "home", catalogue=catalogue)
+    checked = cli(tmp_path / "home", "check", env_extra={"CHURN_MODELS": str(catalogue)})
     assert checked.returncode == 0, checked.stderr
     assert "checked against 1 of 1 source(s)" in checked.stdout and not (tmp_path / "home").exists()
 
@@ -230,7 +221,7 @@ def test_an_exclusion_that_cannot_be_applied_blocks_the_month(fresh_home, change
 
 def test_check_says_what_it_could_not_check_and_catches_a_missing_feature(tmp_path):
     # The shipped catalogue reads a warehouse relation: on a fresh CHURN_HOME nothing can be checked.
-    fresh = cli("check", home=tmp_path / "fresh", catalogue=DEFAULT_CATALOG)
+    fresh = cli(tmp_path / "fresh", "check", env_extra={"CHURN_MODELS": str(DEFAULT_CATALOG)})
     assert fresh.returncode == 1
     assert (
         "source 'customers' (analytics.customer_features_monthly): not checked, the warehouse does not exist yet"
@@ -240,7 +231,7 @@ def test_check_says_what_it_could_not_check_and_catches_a_missing_feature(tmp_pa
     growth_panel(tmp_path)
     broken = tmp_path / "models.yaml"
     broken.write_text(PANEL_CATALOGUE.format(max_change="3").replace("logins, tenure", "loginz, tenure"))
-    result = cli("check", home=tmp_path / "fresh", catalogue=broken)
+    result = cli(tmp_path / "fresh", "check", env_extra={"CHURN_MODELS": str(broken)})
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "model 'panel_churn', key 'features': ['loginz'] not in source 'panel'" in result.stderr
     assert "loginz (did you mean logins?)" in result.stderr
