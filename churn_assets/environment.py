@@ -37,10 +37,14 @@ def churn_home() -> Path:
 
 
 def check_settings() -> None:
-    """Settings every environment reads, checked when it loads (one line naming the variable)."""
-    threads = os.environ.get("CHURN_TRAIN_THREADS")
-    if threads is not None and threads.strip() and not (threads.strip().isdigit() and int(threads) > 0):
-        raise EnvironmentError_(f"CHURN_TRAIN_THREADS={threads!r} must be a positive whole number (XGBoost threads)")
+    """Settings every environment reads, checked when it loads (one line naming the variable), by
+    the functions that read them at run time."""
+    from churn_assets.modeling import threads
+
+    try:
+        threads()
+    except ValueError as exc:
+        raise EnvironmentError_(str(exc)) from None
 
 
 def reports_dir() -> Path:
