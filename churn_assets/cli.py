@@ -375,7 +375,7 @@ def query_warehouse_read_only(database: str, query: str):
 def _export_predictions(args) -> int:
     import pandas as pd
 
-    from churn_assets.assets.predictions import load_month_predictions
+    from churn_assets.warehouse.lists import month_predictions
 
     catalog, environment = _load()
     if args.model not in catalog.models:
@@ -384,7 +384,7 @@ def _export_predictions(args) -> int:
     out = Path(args.out)
     if out.suffix.lower() not in {".parquet", ".csv"}:
         raise UsageError(f"--out: {out} must end in .parquet or .csv")
-    predictions = load_month_predictions(environment.warehouse, args.model, month)
+    predictions = month_predictions(environment.warehouse, args.model, month)
     if not len(predictions.ids):
         raise UsageError(
             f"no predictions stored for model {args.model!r} and month {month} in CHURN_ENV={environment.name}"

@@ -92,13 +92,6 @@ def source_months(
     return [pd.Timestamp(v).date() for v in frame["snapshot_month"]]
 
 
-def is_trainable(spec: ModelSpec, month: dt.date, available: list[dt.date]) -> bool:
-    """True when at least one month of the model's training window has source data."""
-    first = add_months(month, -(spec.horizon_months + spec.training_window_months - 1))
-    last = add_months(month, -spec.horizon_months)
-    return any(first <= m <= last for m in available)
-
-
 def run_months(
     catalog: Catalog,
     environment: Environment,
@@ -143,10 +136,10 @@ def run_months(
     echo(_header())
     outcomes, started = [], time.monotonic()
     for index, month in enumerate(months, start=1):
+        # Every asset every month, as a backfill does: a month with nothing to train or score
+        # materialises saying so (the next month depends on it), and the summary says which.
         selection = [snapshot_key(name) for name in sources]
-        for spec in specs:
-            if is_trainable(spec, month, available[spec.source.name]):
-                selection += [model_key(spec.name, stage) for stage in STAGES]
+        selection += [model_key(spec.name, stage) for spec in specs for stage in STAGES]
         run_config: dict[str, Any] = {}
         if not verbose:
             # The summary line says what failed; the full event log stays in the instance (UI).
@@ -213,7 +206,7 @@ def summarise(result, month: dt.date, specs: list[ModelSpec], sources: dict, sel
         source_failure = _failed_checks(checks, {snapshot_key(spec.source.name)}) or [
             msg for step, msg in failures.items() if step.startswith(spec.source.name + "__")
         ]
-        if model_key(spec.name, "model") not in selection:
+        if materialised.get(model_key(spec.name, "training_set"), {}).get("labelled") is False:
             # Nothing to train yet: the month only takes its snapshot, if its contract lets it.
             row.failed_checks = _failed_checks(checks, {snapshot_key(spec.source.name)})
             row.status = (
@@ -226,7 +219,8 @@ def summarise(result, month: dt.date, specs: list[ModelSpec], sources: dict, sel
         model_md = materialised.get(model_key(spec.name, "model"), {})
         row.version, row.auc = model_md.get("version"), model_md.get("auc")
         row.scored = materialised.get(model_key(spec.name, "predictions"), {}).get("rows_scored")
-        row.published = materialised.get(model_key(spec.name, "published_predictions"), {}).get("rows")
+        published = materialised.get(model_key(spec.name, "published_predictions"), {})
+        row.published = published.get("rows") if published.get("published") else None
         overlap = checks.get((model_key(spec.name, "predictions"), "top_k_overlap"))
         row.overlap = overlap.metadata["value"].value if overlap is not None and "value" in overlap.metadata else None
         row.failed_checks = _failed_checks(checks, _keys_of(spec))
@@ -236,7 +230,10 @@ def summarise(result, month: dt.date, specs: list[ModelSpec], sources: dict, sel
             if step.startswith(spec.name + "__") or step.startswith(spec.source.name + "__")
         ]
         row.error = errors[0] if errors else None
-        if row.published is not None:
+        nothing_scored = materialised.get(model_key(spec.name, "predictions"), {}).get("reason")
+        if nothing_scored and not row.failed_checks and not row.error:
+            row.status = "NOT published: " + nothing_scored.split(":")[0]
+        elif row.published is not None:
             row.status = (
                 "published" if not row.failed_checks else "published (warning: " + ", ".join(row.failed_checks) + ")"
             )

@@ -79,9 +79,9 @@ def _from_warehouse(reference: str, warehouse) -> rules.MonthPredictions:
         raise PredictionInputError(f"{reference}: {exc}") from None
     if warehouse is None:
         raise PredictionInputError(f"{reference}: no warehouse configured")
-    from churn_assets.assets.predictions import load_month_predictions
+    from churn_assets.warehouse.lists import month_predictions
 
-    predictions = load_month_predictions(warehouse, model, month)
+    predictions = month_predictions(warehouse, model, month)
     if not len(predictions.ids):
         raise PredictionInputError(f"{reference}: no predictions stored for model {model!r} and month {month}")
     return predictions

@@ -8,20 +8,20 @@ from dagster import (
     AssetCheckSpec,
     AssetExecutionContext,
     AssetsDefinition,
-    Failure,
     MaterializeResult,
     MetadataValue,
     PartitionsDefinition,
-    asset,
 )
 
 from churn_assets import modeling, plots
 from churn_assets.assets.common import (
     PREDICTIONS,
-    PUBLISHED,
+    asset_with_gates,
     column_schema,
+    materialized,
     model_key,
     partition_month,
+    previous_month,
     snapshot_key,
     snapshot_table,
 )
@@ -32,6 +32,7 @@ from churn_assets.rules import gates as rules
 from churn_assets.rules.lists import excluded_mask, list_size, rank_scores
 from churn_assets.rules.months import add_months
 from churn_assets.warehouse import Warehouse, registry
+from churn_assets.warehouse.lists import list_in_force_month, month_predictions
 
 
 def gate_descriptions(spec: ModelSpec) -> dict[str, str]:
@@ -48,50 +49,16 @@ def gate_descriptions(spec: ModelSpec) -> dict[str, str]:
     }
 
 
-def load_month_predictions(
-    warehouse: Warehouse, model: str, month: dt.date, with_published: bool = False
-) -> rules.MonthPredictions:
-    """A month's stored predictions (and its published list, if asked) as plain arrays."""
-    frame = warehouse.read_features(
-        f"SELECT customer_id, score, rank, model_version FROM {warehouse.table(PREDICTIONS)} "
-        "WHERE model = ? AND month = ?",
-        [model, month],
-    )
-    published = None
-    if with_published:
-        published = warehouse.query(
-            f"SELECT customer_id FROM {warehouse.table(PUBLISHED)} WHERE model = ? AND month = ?", [model, month]
-        )["customer_id"].to_numpy()
-    return rules.MonthPredictions(
-        ids=frame["customer_id"].to_numpy(),
-        scores=frame["score"].to_numpy(dtype=float),
-        ranks=frame["rank"].to_numpy(),
-        month=month,
-        model_version=int(frame["model_version"].iloc[0]) if len(frame) else None,
-        published_ids=published,
-    )
-
-
-def previous_published_month(warehouse: Warehouse, model: str, month: dt.date) -> dt.date | None:
-    """The latest month before `month` whose list was published for `model`."""
-    if warehouse.columns(PUBLISHED) is None:
-        return None
-    value = warehouse.query(
-        f"SELECT max(month) AS m FROM {warehouse.table(PUBLISHED)} WHERE model = ? AND month < ?", [model, month]
-    )["m"].iloc[0]
-    return None if pd.isna(value) else pd.Timestamp(value).date()
-
-
 def score_reference(
-    warehouse: Warehouse, model: str, month: dt.date, previous: rules.MonthPredictions | None
+    warehouse: Warehouse, model: str, month: dt.date, in_force: rules.MonthPredictions | None
 ) -> rules.MonthPredictions | None:
-    """The scores to judge stability against: the month just before (published or not), else the
-    last published month. A stale reference would let one blocked month block every later one."""
+    """The scores to judge stability against: the month just before (listed or not), else the
+    list in force. A stale reference would let one blocked month block every later one."""
     last_month = add_months(month, -1)
-    if previous is None or previous.month == last_month:
-        return previous
-    before = load_month_predictions(warehouse, model, last_month)
-    return before if len(before.ids) else previous
+    if in_force is None or in_force.month == last_month:
+        return in_force
+    before = month_predictions(warehouse, model, last_month)
+    return before if len(before.ids) else in_force
 
 
 def build_predictions_asset(spec: ModelSpec, partitions_def: PartitionsDefinition, kind: str) -> AssetsDefinition:
@@ -99,12 +66,13 @@ def build_predictions_asset(spec: ModelSpec, partitions_def: PartitionsDefinitio
     key = model_key(spec.name, "predictions")
     descriptions = gate_descriptions(spec)
 
-    @asset(
-        key=key,
-        group_name=spec.name,
+    @asset_with_gates(
+        key,
         partitions_def=partitions_def,
         retry_policy=WAREHOUSE_RETRY,
-        deps=[model_key(spec.name, "model"), snapshot_key(spec.source.name)],
+        group_name=spec.name,
+        # Last month's predictions and gate outcomes: the list in force and the scores to compare with.
+        deps=[model_key(spec.name, "model"), snapshot_key(spec.source.name), previous_month(key)],
         kinds={kind, "xgboost", "pandas"},
         owners=list(spec.owners),
         check_specs=[
@@ -121,10 +89,19 @@ def build_predictions_asset(spec: ModelSpec, partitions_def: PartitionsDefinitio
         month = partition_month(context)
         champion = registry.champion_for(warehouse, spec.name, month)
         if champion is None:
-            raise Failure(
-                f"No champion model for '{spec.name}' in force at {month}: no version has passed its quality "
-                "gates yet, so nothing can be scored or published."
+            # Nothing to score: the month materialises empty (so the next month runs) and its gates
+            # are not evaluated: there is no list to judge, and none is published.
+            reason = (
+                f"no champion model for '{spec.name}' in force at {month}: no version has passed its quality "
+                "gates yet, so nothing is scored or published"
             )
+            context.log.warning(reason)
+            warehouse.replace_rows(PREDICTIONS, {"model": spec.name, "month": month}, pd.DataFrame())
+            record_gates(warehouse, key, month, [])
+            yield from materialized(
+                context, key, MaterializeResult(metadata={"rows_scored": 0, "model_version": None, "reason": reason})
+            )
+            return
         columns = list(dict.fromkeys(["customer_id", *spec.features, *(e.column for e in spec.exclusions)]))
         snapshot = warehouse.read_features(
             f"SELECT {', '.join(columns)} FROM {warehouse.table(snapshot_table(spec.source.name))} "
@@ -150,21 +127,17 @@ def build_predictions_asset(spec: ModelSpec, partitions_def: PartitionsDefinitio
         warehouse.replace_rows(PREDICTIONS, {"model": spec.name, "month": month}, frame)
 
         # The gates read back what was stored, so they judge exactly what would be published.
-        current = load_month_predictions(warehouse, spec.name, month)
-        previous_month = previous_published_month(warehouse, spec.name, month)
-        previous = (
-            load_month_predictions(warehouse, spec.name, previous_month, with_published=True)
-            if previous_month
-            else None
-        )
+        current = month_predictions(warehouse, spec.name, month)
+        in_force_month = list_in_force_month(warehouse, spec.name, month)
+        in_force = month_predictions(warehouse, spec.name, in_force_month) if in_force_month else None
         results = rules.business_gates(
             spec.gates,
             spec.list_top_fraction,
             current,
-            previous,
+            in_force,
             eligible_ids=ids,
             excluded_ids=snapshot["customer_id"].to_numpy()[excluded],
-            psi_reference=score_reference(warehouse, spec.name, month, previous),
+            psi_reference=score_reference(warehouse, spec.name, month, in_force),
         )
         for gate in results:
             (context.log.info if gate.passed else context.log.error)(
@@ -173,9 +146,10 @@ def build_predictions_asset(spec: ModelSpec, partitions_def: PartitionsDefinitio
         checks = [check_result(gate, key) for gate in results]
         record_gates(warehouse, key, month, checks)
         excluded_counts = {rule: int(mask.sum()) for rule, mask in rule_masks.items()}
-        return MaterializeResult(
+        result = MaterializeResult(
             metadata={
                 "rows_scored": len(frame),
+                "list_in_force_before": str(in_force_month) if in_force_month else None,
                 "dagster/row_count": len(frame),
                 "dagster/column_schema": column_schema(frame),
                 "excluded": MetadataValue.json(excluded_counts),
@@ -193,5 +167,6 @@ def build_predictions_asset(spec: ModelSpec, partitions_def: PartitionsDefinitio
             },
             check_results=checks,
         )
+        yield from materialized(context, key, result)
 
     return predictions

@@ -4,6 +4,7 @@ import pandas as pd
 from dagster import (
     AssetExecutionContext,
     AssetsDefinition,
+    Failure,
     MaterializeResult,
     MetadataValue,
     PartitionsDefinition,
@@ -17,6 +18,7 @@ from churn_assets.assets.retries import WAREHOUSE_RETRY, fail_fast_unless_transi
 from churn_assets.catalog import ModelSpec
 from churn_assets.rules.lists import list_size
 from churn_assets.warehouse import Warehouse
+from churn_assets.warehouse.lists import month_gates_passed
 
 PUBLISHED_SCHEMA = TableSchema(
     columns=[
@@ -62,6 +64,18 @@ def build_published_asset(spec: ModelSpec, partitions_def: PartitionsDefinition,
     @fail_fast_unless_transient
     def published_predictions(context: AssetExecutionContext, warehouse: Warehouse):
         month = partition_month(context)
+        passed = month_gates_passed(warehouse, spec.name, month)
+        if passed is None:
+            # No champion in force: nothing was scored, nothing to judge, nothing to publish.
+            context.log.warning(f"Nothing published for {spec.name} {month}: no list was scored")
+            return MaterializeResult(metadata={"rows": 0, "published": False, "reason": "no list was scored"})
+        if not passed:
+            # Dagster skips this step when a gate blocks in the same run; this refuses a run that
+            # selects the published list alone after its gates failed.
+            raise Failure(
+                f"{spec.name} {month}: a business gate of its predictions failed; the list is not published "
+                "(re-run the predictions to judge it again)."
+            )
         table = warehouse.table(PREDICTIONS)
         (scored,) = warehouse.query(
             f"SELECT count(*) AS n FROM {table} WHERE model = ? AND month = ?", [spec.name, month]
@@ -78,6 +92,7 @@ def build_published_asset(spec: ModelSpec, partitions_def: PartitionsDefinition,
         return MaterializeResult(
             metadata={
                 "rows": len(frame),
+                "published": True,
                 "dagster/row_count": len(frame),
                 "table": warehouse.table(PUBLISHED),
                 "model_version": int(frame["model_version"].iloc[0]) if len(frame) else None,

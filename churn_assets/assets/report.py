@@ -21,7 +21,9 @@ from churn_assets.assets.common import PREDICTIONS, PUBLISHED, model_key, partit
 from churn_assets.assets.retries import WAREHOUSE_RETRY, fail_fast_unless_transient
 from churn_assets.catalog import ModelSpec
 from churn_assets.checks.results import GATE_RESULTS
+from churn_assets.rules.months import add_months
 from churn_assets.warehouse import Warehouse
+from churn_assets.warehouse.lists import list_in_force_month, month_gates_passed
 
 
 def build_report_asset(spec: ModelSpec, partitions_def: PartitionsDefinition, reports_dir: Path) -> AssetsDefinition:
@@ -66,6 +68,18 @@ def _gates(warehouse: Warehouse, spec: ModelSpec, month: dt.date) -> pd.DataFram
 
 def report_markdown(warehouse: Warehouse, spec: ModelSpec, month: dt.date) -> str:
     """The report's content as markdown (tables and embedded plots)."""
+    if month_gates_passed(warehouse, spec.name, month) is None:
+        in_force = list_in_force_month(warehouse, spec.name, add_months(month, 1))
+        return "\n".join(
+            [
+                f"# {spec.name}: no list for {month}",
+                "",
+                "**NOT PUBLISHED**: no champion model was in force (no labelled month yet, or no version has "
+                "passed its quality gates), so nobody was scored.",
+                "",
+                f"List in force: {in_force or 'none'}.",
+            ]
+        )
     listed = warehouse.query(
         f"SELECT customer_id, score, rank, model_version, published_at FROM {warehouse.table(PUBLISHED)} "
         "WHERE model = ? AND month = ? ORDER BY rank",

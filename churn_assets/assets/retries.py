@@ -1,7 +1,9 @@
 """Transient warehouse errors are retried with backoff (a Dagster RetryPolicy); permanent ones
 fail the step at once with the database's own message."""
 
+import contextlib
 import functools
+import inspect
 
 from dagster import Backoff, Failure, Jitter, RetryPolicy
 
@@ -36,22 +38,38 @@ def _chain(exc: BaseException):
 
 def fail_fast_unless_transient(fn):
     """Let transient errors reach the RetryPolicy; turn any other error into a Failure that is
-    not retried (retrying a missing table or a bad query only delays the alert)."""
+    not retried (retrying a missing table or a bad query only delays the alert). Works for asset
+    bodies that return and for those that yield (the gated assets)."""
+
+    if inspect.isgeneratorfunction(fn):
+
+        @functools.wraps(fn)
+        def guarded_generator(context, *args, **kwargs):
+            with _classified(context):
+                yield from fn(context, *args, **kwargs)
+
+        return guarded_generator
 
     @functools.wraps(fn)
     def guarded(context, *args, **kwargs):
-        try:
+        with _classified(context):
             return fn(context, *args, **kwargs)
-        except Failure as failure:
-            failure.allow_retries = False  # our own failures are decisions, not accidents
-            raise
-        except Exception as exc:
-            if is_transient(exc):
-                context.log.warning(f"Transient warehouse error, will retry: {type(exc).__name__}: {exc}")
-                raise
-            raise Failure(
-                description=f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}",
-                allow_retries=False,
-            ) from exc
 
     return guarded
+
+
+@contextlib.contextmanager
+def _classified(context):
+    try:
+        yield
+    except Failure as failure:
+        failure.allow_retries = False  # our own failures are decisions, not accidents
+        raise
+    except Exception as exc:
+        if is_transient(exc):
+            context.log.warning(f"Transient warehouse error, will retry: {type(exc).__name__}: {exc}")
+            raise
+        raise Failure(
+            description=f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}",
+            allow_retries=False,
+        ) from exc

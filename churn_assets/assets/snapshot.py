@@ -19,7 +19,14 @@ from dagster import (
     asset,
 )
 
-from churn_assets.assets.common import SNAPSHOT_MANIFEST, column_schema, partition_month, snapshot_key, snapshot_table
+from churn_assets.assets.common import (
+    SNAPSHOT_MANIFEST,
+    column_schema,
+    partition_month,
+    previous_month,
+    snapshot_key,
+    snapshot_table,
+)
 from churn_assets.assets.retries import WAREHOUSE_RETRY, fail_fast_unless_transient
 from churn_assets.catalog import Catalog, SourceSpec
 from churn_assets.checks.contract import ContractSpec, validate_snapshot
@@ -77,6 +84,8 @@ def build_snapshot_asset(
         group_name=source.name,
         partitions_def=partitions_def,
         retry_policy=WAREHOUSE_RETRY,
+        # Last month's stored row count is this month's row-count band.
+        deps=[previous_month(key)],
         kinds={kind, "pandas"},
         owners=sorted({o for m in catalog.models_of_source(source.name) for o in m.owners}),
         check_specs=[

@@ -2,6 +2,7 @@
 
 import hashlib
 
+import pandas as pd
 from dagster import (
     AssetDep,
     AssetExecutionContext,
@@ -69,6 +70,21 @@ def build_training_set_asset(spec: ModelSpec, partitions_def: PartitionsDefiniti
         wanted = training_months(month, spec.horizon_months, spec.training_window_months)
         snapshots = stored_snapshot_months(warehouse, spec.source.name)
         available = [m for m in wanted if m in snapshots]
+        if not any(m <= wanted[-1] for m in snapshots):
+            # The first months of a history: no label window has closed yet. Materialised (empty),
+            # so the model of this month, and so of the next one, runs in a backfill as in order.
+            warehouse.replace_rows(training_set_table(spec.name), {"training_month": month}, pd.DataFrame())
+            context.log.info(f"No labelled month yet for '{spec.name}' at {month}: nothing to train")
+            return MaterializeResult(
+                metadata={
+                    "rows": 0,
+                    "dagster/row_count": 0,
+                    "labelled": False,
+                    "reason": f"no labelled month yet: no snapshot stored on or before {wanted[-1]} (labels mature "
+                    f"{spec.horizon_months} months after the snapshot)",
+                },
+                data_version=DataVersion("no-labelled-month"),
+            )
         if not available:
             raise Failure(
                 f"No labelled month to train '{spec.name}' at {month}: it needs a snapshot of at least one of "
@@ -103,6 +119,7 @@ def build_training_set_asset(spec: ModelSpec, partitions_def: PartitionsDefiniti
             metadata={
                 "rows": len(rows),
                 "dagster/row_count": len(rows),
+                "labelled": True,
                 "dagster/column_schema": column_schema(rows),
                 "months": MetadataValue.json([str(m) for m in available]),
                 "months_missing_snapshot": MetadataValue.json([str(m) for m in wanted if m not in snapshots]),
