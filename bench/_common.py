@@ -504,7 +504,7 @@ BREAKDOWN_TARGETS = [
     "churn_assets.modeling:train",
     "churn_assets.modeling:score",
     "churn_assets.modeling:evaluate",
-    "churn_assets.assets.model:load_training_frame",
+    "churn_assets.warehouse.snapshots:training_frame",
     "churn_assets.model_versions:split_holdout",
     "churn_assets.warehouse.lists:month_predictions",
     "churn_assets.rules.lists:excluded_mask",

@@ -105,7 +105,7 @@ def bare(home: Path, catalog_path: Path, model: str, month: dt.date) -> dict:
                     )
                 ]
             )
-            # The pipeline's row order (load_training_frame): the holdout split and subsampling depend on it.
+            # The pipeline's row order (snapshots.training_frame): the split and subsampling depend on it.
             train_frame = take_rows(train_frame, modeling.row_order(train_frame, ["snapshot_month", "customer_id"]))
 
         with c.measured("train + evaluate", phases):

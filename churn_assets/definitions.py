@@ -27,10 +27,11 @@ from churn_assets.assets.model import build_model_asset
 from churn_assets.assets.predictions import build_predictions_asset
 from churn_assets.assets.published import build_published_asset
 from churn_assets.assets.report import build_report_asset
-from churn_assets.assets.snapshot import build_snapshot_asset, known_source_columns
+from churn_assets.assets.snapshot import build_snapshot_asset
 from churn_assets.assets.training import build_training_set_asset
 from churn_assets.catalog import Catalog, CatalogError, check_against_source, load_catalog
 from churn_assets.environment import Environment, load_environment, reports_dir
+from churn_assets.warehouse.snapshots import known_source_columns
 
 ALL_MODELS_JOB = "all_models_monthly"
 

@@ -231,8 +231,9 @@ def summarise(result, month: dt.date, specs: list[ModelSpec], sources: dict, sel
         ]
         row.error = errors[0] if errors else None
         nothing_scored = materialised.get(model_key(spec.name, "predictions"), {}).get("reason")
-        if nothing_scored and not row.failed_checks and not row.error:
-            row.status = "NOT published: " + nothing_scored.split(":")[0]
+        if nothing_scored and not row.error:
+            because = f" ({', '.join(row.failed_checks)})" if row.failed_checks else ""
+            row.status = "NOT published: " + nothing_scored.split(":")[0] + because
         elif row.published is not None:
             row.status = (
                 "published" if not row.failed_checks else "published (warning: " + ", ".join(row.failed_checks) + ")"

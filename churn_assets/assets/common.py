@@ -18,17 +18,9 @@ from dagster import (
     multi_asset,
 )
 
-from churn_assets.warehouse.lists import PREDICTIONS, PUBLISHED  # noqa: F401 - the asset modules' names
-
-SNAPSHOT_MANIFEST = "snapshot_manifest"
-
-
-def snapshot_table(source_name: str) -> str:
-    return f"snapshot_{source_name}"
-
-
-def training_set_table(model_name: str) -> str:
-    return f"training_set_{model_name}"
+# The stored tables' names, for the asset modules.
+from churn_assets.warehouse.lists import PREDICTIONS, PUBLISHED  # noqa: F401
+from churn_assets.warehouse.snapshots import SNAPSHOT_MANIFEST, snapshot_table, training_set_table  # noqa: F401
 
 
 def snapshot_key(source_name: str) -> AssetKey:

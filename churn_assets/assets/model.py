@@ -1,6 +1,5 @@
 """A model trained at month M, evaluated on a time-based holdout and recorded in the registry."""
 
-import pandas as pd
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
@@ -13,15 +12,13 @@ from dagster import (
     PartitionsDefinition,
 )
 
-from churn_assets import modeling, plots
+from churn_assets import plots
 from churn_assets.assets.common import (
     asset_with_gates,
     materialized,
     model_key,
     partition_month,
     previous_month,
-    snapshot_table,
-    training_set_table,
 )
 from churn_assets.assets.retries import WAREHOUSE_RETRY, fail_fast_unless_transient
 from churn_assets.catalog import ModelSpec
@@ -29,30 +26,10 @@ from churn_assets.checks.results import record_gates
 from churn_assets.code_version import model_code_version
 from churn_assets.model_versions import Verdict, judge, split_holdout, train_or_reuse
 from churn_assets.warehouse import Warehouse, registry
-from churn_assets.warehouse.base import take_rows
+from churn_assets.warehouse.snapshots import training_frame
 
 QUALITY_CHECK = "holdout_auc"
 CHAMPION_CHECK = "not_worse_than_champion"
-
-
-def load_training_frame(warehouse: Warehouse, spec: ModelSpec, month) -> pd.DataFrame:
-    """The training set of `month` with its features, joined in the warehouse from the snapshots,
-    in a fixed row order (by snapshot month, then customer): XGBoost's subsampling and the holdout
-    split depend on it, so every engine trains the same model. Sorted here rather than with an
-    ORDER BY, which would make the warehouse hold the whole sorted result before the first row
-    streams out (1.2 GB for 10M narrow rows)."""
-    if warehouse.columns(training_set_table(spec.name)) is None:
-        return pd.DataFrame(columns=["customer_id", "snapshot_month", "label", *spec.features])
-    features = ", ".join(f"s.{f}" for f in spec.features)
-    frame = warehouse.read_features(
-        f"SELECT t.customer_id, t.snapshot_month, t.label, {features} "
-        f"FROM {warehouse.table(training_set_table(spec.name))} t "
-        f"JOIN {warehouse.table(snapshot_table(spec.source.name))} s "
-        "ON s.customer_id = t.customer_id AND s.snapshot_month = t.snapshot_month "
-        "WHERE t.training_month = ?",
-        [month],
-    )
-    return take_rows(frame, modeling.row_order(frame, ["snapshot_month", "customer_id"]))
 
 
 def build_model_asset(spec: ModelSpec, partitions_def: PartitionsDefinition) -> AssetsDefinition:
@@ -96,7 +73,7 @@ def build_model_asset(spec: ModelSpec, partitions_def: PartitionsDefinition) -> 
     @fail_fast_unless_transient
     def model(context: AssetExecutionContext, warehouse: Warehouse):
         month = partition_month(context)
-        frame = load_training_frame(warehouse, spec, month)
+        frame = training_frame(warehouse, spec, month)
         if frame.empty:
             # No label window has closed yet (the training set says so): no version, no champion.
             yield from materialized(

@@ -23,7 +23,6 @@ from churn_assets.assets.common import (
     partition_month,
     previous_month,
     snapshot_key,
-    snapshot_table,
 )
 from churn_assets.assets.retries import WAREHOUSE_RETRY, fail_fast_unless_transient
 from churn_assets.catalog import ModelSpec
@@ -33,6 +32,7 @@ from churn_assets.rules.lists import excluded_mask, list_size, rank_scores
 from churn_assets.rules.months import add_months
 from churn_assets.warehouse import Warehouse, registry
 from churn_assets.warehouse.lists import list_in_force_month, month_predictions
+from churn_assets.warehouse.snapshots import month_features
 
 
 def gate_descriptions(spec: ModelSpec) -> dict[str, str]:
@@ -103,11 +103,7 @@ def build_predictions_asset(spec: ModelSpec, partitions_def: PartitionsDefinitio
             )
             return
         columns = list(dict.fromkeys(["customer_id", *spec.features, *(e.column for e in spec.exclusions)]))
-        snapshot = warehouse.read_features(
-            f"SELECT {', '.join(columns)} FROM {warehouse.table(snapshot_table(spec.source.name))} "
-            "WHERE snapshot_month = ?",
-            [month],
-        )
+        snapshot = month_features(warehouse, spec.source.name, month, columns)
         # One mask per rule (their counts are reported), combined for scoring.
         rule_masks = {f"{r.column} = {r.equals}": excluded_mask(snapshot, [r]).to_numpy() for r in spec.exclusions}
         excluded = np.logical_or.reduce([*rule_masks.values(), np.zeros(len(snapshot), dtype=bool)])

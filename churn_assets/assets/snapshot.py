@@ -33,9 +33,10 @@ from churn_assets.checks.contract import ContractSpec, validate_snapshot
 from churn_assets.checks.results import record_gates
 from churn_assets.modeling import frame_hash
 from churn_assets.rules.lists import exclusion_problems
-from churn_assets.rules.months import add_months, last_completed_month
+from churn_assets.rules.months import add_months
 from churn_assets.warehouse import Warehouse
 from churn_assets.warehouse.files import ensure_loaded
+from churn_assets.warehouse.snapshots import manifest, timing_problems
 
 CONTRACT_CHECK = "data_contract"
 
@@ -110,7 +111,7 @@ def build_snapshot_asset(
         relation = warehouse.relation_for(source)
         context.log.info(f"Reading {relation} for {month}")
         frame = warehouse.read_source_month(relation, month, exclude_columns=labels)
-        previous = _manifest(warehouse, source.name)
+        previous = manifest(warehouse, source.name)
         stored = previous[previous["month"] == month]
 
         content_hash = frame_hash(frame, ["customer_id"]) if "customer_id" in frame.columns and len(frame) else "empty"
@@ -205,72 +206,3 @@ def row_count_band(
         return None, f"row-count band not applied: no stored snapshot of {previous_month} to compare with"
     reference = int(last.iloc[0]["row_count"])
     return (max(0, int(reference * (1 - max_change))), int(reference * (1 + max_change)) + 1), None
-
-
-def timing_problems(warehouse: Warehouse, catalog: Catalog, source: SourceSpec, relation: str, month: dt.date):
-    """What the source cannot know yet: rows dated after the last completed month, and labels of
-    this month filled in before their window has closed (both would leak the future)."""
-    newest = last_completed_month()
-    future = int(
-        warehouse.query(f"SELECT count(*) AS n FROM {relation} WHERE snapshot_month > ?", [newest])["n"].iloc[0]
-    )
-    if future:
-        yield (
-            "no_rows_dated_in_the_future",
-            "snapshot_month",
-            f"{future} rows dated after {newest}, the last completed month",
-        )
-    checked = set()
-    for model in catalog.models_of_source(source.name):
-        if model.label not in checked and add_months(month, model.horizon_months) > newest:
-            checked.add(model.label)
-            known = int(
-                warehouse.query(
-                    f"SELECT count(*) AS n FROM {relation} WHERE snapshot_month = ? AND {model.label} IS NOT NULL",
-                    [month],
-                )["n"].iloc[0]
-            )
-            if known:
-                yield (
-                    "labels_unknown_until_their_window_closes",
-                    model.label,
-                    f"{known} rows of {month} already have {model.label}, whose {model.horizon_months}-month window "
-                    f"closes after {newest}",
-                )
-
-
-def _manifest(warehouse: Warehouse, source_name: str) -> pd.DataFrame:
-    """Stored snapshots of a source (month, content hash, row count)."""
-    if warehouse.columns(SNAPSHOT_MANIFEST) is None:
-        return pd.DataFrame(columns=["month", "content_hash", "row_count"])
-    frame = warehouse.query(
-        f"SELECT month, content_hash, row_count FROM {warehouse.table(SNAPSHOT_MANIFEST)} WHERE source = ?",
-        [source_name],
-    )
-    frame["month"] = pd.to_datetime(frame["month"]).dt.date
-    return frame
-
-
-def stored_snapshot_months(warehouse: Warehouse, source_name: str) -> dict[dt.date, str]:
-    """Months with a stored (contract-passing) snapshot, and their content hashes."""
-    manifest = _manifest(warehouse, source_name)
-    return dict(zip(manifest["month"], manifest["content_hash"]))
-
-
-def known_source_columns(warehouse: Warehouse, source: SourceSpec) -> tuple[set[str], set[str]] | None:
-    """Columns of the live source and of its last stored snapshot; None if neither exists yet.
-
-    A column the live view lost but the last snapshot had is still "known": such a regression
-    is for the data contract to stop at run time, not for the code location to refuse to load.
-    """
-    live = warehouse.relation_columns(warehouse.relation_for(source)) or []
-    snapshotted: list[str] = []
-    if warehouse.columns(SNAPSHOT_MANIFEST) is not None:
-        latest = warehouse.query(
-            f"SELECT columns FROM {warehouse.table(SNAPSHOT_MANIFEST)} WHERE source = ? ORDER BY month DESC LIMIT 1",
-            [source.name],
-        )
-        snapshotted = json.loads(latest["columns"].iloc[0]) if len(latest) else []
-    if not live and not snapshotted:
-        return None
-    return set(live) | set(snapshotted), set(live)

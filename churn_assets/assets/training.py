@@ -4,7 +4,6 @@ import hashlib
 
 import pandas as pd
 from dagster import (
-    AssetDep,
     AssetExecutionContext,
     AssetsDefinition,
     DataVersion,
@@ -12,7 +11,6 @@ from dagster import (
     MaterializeResult,
     MetadataValue,
     PartitionsDefinition,
-    TimeWindowPartitionMapping,
     asset,
 )
 
@@ -26,10 +24,10 @@ from churn_assets.assets.common import (
     training_set_table,
 )
 from churn_assets.assets.retries import WAREHOUSE_RETRY, fail_fast_unless_transient
-from churn_assets.assets.snapshot import stored_snapshot_months
 from churn_assets.catalog import ModelSpec
 from churn_assets.rules.months import add_months, training_months
 from churn_assets.warehouse import Warehouse
+from churn_assets.warehouse.snapshots import stored_snapshot_months
 
 
 def build_training_set_asset(spec: ModelSpec, partitions_def: PartitionsDefinition, kind: str) -> AssetsDefinition:
@@ -39,19 +37,17 @@ def build_training_set_asset(spec: ModelSpec, partitions_def: PartitionsDefiniti
     so no row's outcome was unknown at M. Features are not copied: they stay in the immutable
     snapshots and are joined by the model at training time.
     """
-    # Training at M reads the snapshots of months M-horizon-window+1 .. M-horizon.
-    mapping = TimeWindowPartitionMapping(
-        start_offset=-(spec.horizon_months + spec.training_window_months - 1),
-        end_offset=-spec.horizon_months,
-        allow_nonexistent_upstream_partitions=True,
-    )
 
     @asset(
         key=model_key(spec.name, "training_set"),
         group_name=spec.name,
         partitions_def=partitions_def,
         retry_policy=WAREHOUSE_RETRY,
-        deps=[AssetDep(snapshot_key(spec.source.name), partition_mapping=mapping)],
+        # Training at M reads the snapshots of months M-horizon-window+1 .. M-horizon. Declared on
+        # the snapshot of M itself: snapshots form a chain (each depends on the one before), so once
+        # M's exists every earlier one does, and a backfill of some months targets those months only
+        # (a window mapping made Dagster add every later month whose window reaches them).
+        deps=[snapshot_key(spec.source.name)],
         kinds={kind, "pandas"},
         owners=list(spec.owners),
         description=f"Labelled rows for training `{spec.name}` at month M: snapshot months "

@@ -122,6 +122,13 @@ class Warehouse(ConfigurableResource):
             where = " AND ".join(f"{column} = ?" for column in key)
             conn.execute(f"DELETE FROM {self.table(table)} WHERE {where}", list(key.values()))
 
+    @contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        """One transaction for several statements: everything written through the handle commits
+        together when the block ends, or not at all if it raises (e.g. a promotion and its alias)."""
+        with self.connect() as conn, self._transaction(conn):
+            yield Transaction(self, conn)
+
     def replace_rows(self, table: str, key: Mapping[str, Any], frame: pd.DataFrame) -> None:
         """Atomically replace the rows of `table` matching `key` (e.g. one model's month) by `frame`.
 
@@ -230,3 +237,30 @@ def take_rows(frame: pd.DataFrame, positions) -> pd.DataFrame:
         columns[column] = frame[column].array.take(positions)
         del frame[column]
     return pd.DataFrame(columns, copy=False)
+
+
+class Transaction:
+    """The statements of one open warehouse transaction (`Warehouse.transaction`)."""
+
+    def __init__(self, warehouse: Warehouse, conn: Any):
+        self._warehouse, self._conn = warehouse, conn
+
+    def columns(self, table: str) -> list[str] | None:
+        """Column names of one of the pipeline's tables, or None when it does not exist."""
+        return self._warehouse._columns(self._conn, table)
+
+    def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """The first value of the first row of a query (None when there is no row)."""
+        rows = self._conn.execute(sql, list(params)).fetchall()
+        return rows[0][0] if rows else None
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self._conn.execute(sql, list(params))
+
+    def append(self, table: str, frame: pd.DataFrame) -> None:
+        """Append `frame` to `table` (created from the frame's schema if needed)."""
+        self._warehouse._write_frame(self._conn, table, frame)
+
+    def delete(self, table: str, key: Mapping[str, Any]) -> None:
+        """Delete the rows matching `key` (column = value); nothing if the table does not exist."""
+        self._warehouse._delete_matching(self._conn, table, key)

@@ -55,13 +55,12 @@ def ensure_loaded(warehouse: Warehouse, catalog: Catalog, source: SourceSpec, lo
     if log:
         log(f"Loading {len(frame):,} rows from {len(files)} file(s) into {warehouse.relation_for(source)}")
     table = warehouse.relation_for(source).rpartition(".")[2]
-    with warehouse.connect() as conn, warehouse._transaction(conn):
-        if warehouse._columns(conn, table) is not None:
-            conn.execute(f"DROP TABLE {warehouse.table(table)}")
-        warehouse._write_frame(conn, table, frame)
-        warehouse._delete_matching(conn, LOADS, {"source": source.name})
-        warehouse._write_frame(
-            conn,
+    with warehouse.transaction() as tx:
+        if tx.columns(table) is not None:
+            tx.execute(f"DROP TABLE {warehouse.table(table)}")
+        tx.append(table, frame)
+        tx.delete(LOADS, {"source": source.name})
+        tx.append(
             LOADS,
             pd.DataFrame([{"source": source.name, "content_hash": content, "files": len(files), "rows": len(frame)}]),
         )

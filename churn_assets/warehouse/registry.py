@@ -62,15 +62,13 @@ def find_by_fingerprint(warehouse: Warehouse, model: str, fingerprint: str) -> M
 
 def register(warehouse: Warehouse, model: str, record: dict[str, Any]) -> int:
     """Store a new version (the next number for this model) and return its number."""
-    with warehouse.connect() as conn, warehouse._transaction(conn):
+    with warehouse.transaction() as tx:
         version = 1
-        if warehouse._columns(conn, VERSIONS) is not None:
-            ((latest,),) = conn.execute(
-                f"SELECT max(version) FROM {warehouse.table(VERSIONS)} WHERE model = ?", [model]
-            ).fetchall()
+        if tx.columns(VERSIONS) is not None:
+            latest = tx.scalar(f"SELECT max(version) FROM {warehouse.table(VERSIONS)} WHERE model = ?", [model])
             version = (latest or 0) + 1
         row = {"model": model, "version": version, **record, "created_at": pd.Timestamp.now(tz="UTC")}
-        warehouse._write_frame(conn, VERSIONS, pd.DataFrame([row]))
+        tx.append(VERSIONS, pd.DataFrame([row]))
     return version
 
 
@@ -81,21 +79,18 @@ def promote(warehouse: Warehouse, model: str, version: int, month: dt.date) -> N
     interrupted promotion leaves the previous champion in force.
     """
     now = pd.Timestamp.now(tz="UTC")
-    with warehouse.connect() as conn, warehouse._transaction(conn):
-        warehouse._delete_matching(conn, PROMOTIONS, {"model": model, "effective_month": month})
-        warehouse._delete_matching(conn, ALIASES, {"model": model, "alias": CHAMPION})
-        warehouse._write_frame(
-            conn,
+    with warehouse.transaction() as tx:
+        tx.delete(PROMOTIONS, {"model": model, "effective_month": month})
+        tx.delete(ALIASES, {"model": model, "alias": CHAMPION})
+        tx.append(
             PROMOTIONS,
             pd.DataFrame([{"model": model, "effective_month": month, "version": version, "promoted_at": now}]),
         )
-        latest = conn.execute(
+        latest = tx.scalar(
             f"SELECT version FROM {warehouse.table(PROMOTIONS)} WHERE model = ? ORDER BY effective_month DESC LIMIT 1",
             [model],
-        ).fetchall()[0][0]
-        warehouse._write_frame(
-            conn, ALIASES, pd.DataFrame([{"model": model, "alias": CHAMPION, "version": latest, "updated_at": now}])
         )
+        tx.append(ALIASES, pd.DataFrame([{"model": model, "alias": CHAMPION, "version": latest, "updated_at": now}]))
 
 
 def set_alias(warehouse: Warehouse, model: str, alias: str, version: int) -> None:

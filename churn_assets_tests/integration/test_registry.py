@@ -71,8 +71,17 @@ def test_without_a_champion_a_model_below_its_floor_blocks_publishing(fresh_home
     report = run_pipeline(fresh_home, last=first_trainable, catalog=catalog)
     outcome = report.months[-1]
     row = outcome.models[0]
-    assert not outcome.success and row.version == 1 and row.published is None
-    assert "No champion model" in (row.error or "")
+    # Nothing to score is not a broken run: the month materialises, says why, and publishes nothing
+    # (the next month depends on it); the failed quality gate is what alerts.
+    assert outcome.success and row.version == 1 and row.published is None
+    assert row.status.startswith(f"NOT published: no champion model for 'churn' in force at {first_trainable} (")
+    assert any(check.startswith("churn/model:holdout_auc") for check in row.failed_checks), row.failed_checks
+    gates = query(
+        fresh_home,
+        "SELECT count(*) AS n FROM churn.gate_results WHERE asset = 'churn/predictions' AND month = ?",
+        [first_trainable],
+    )
+    assert gates["n"].iloc[0] == 0  # no list, so no business gate evaluated (not passed, not failed)
     lists = query(
         fresh_home, "SELECT count(*) AS n FROM information_schema.tables WHERE table_name = 'published_predictions'"
     )
