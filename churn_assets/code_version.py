@@ -16,8 +16,9 @@ from importlib import metadata
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent
-# Modules whose code decides what a trained model is and how it scores.
-MODEL_CODE = ("modeling.py", "assets/model.py")
+# Modules whose code decides what a trained model is and how it scores: feature encoding, training
+# and scoring; the training run (holdout split, refit); the training frame's read and row order.
+MODEL_CODE = ("modeling.py", "model_versions.py", "warehouse/snapshots.py")
 
 
 def code_hash(sources: dict[str, str]) -> str:

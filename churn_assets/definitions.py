@@ -15,6 +15,7 @@ from dagster import (
     Definitions,
     LocalFileCodeReference,
     MonthlyPartitionsDefinition,
+    PreviewWarning,
     build_schedule_from_partitioned_job,
     define_asset_job,
     in_process_executor,
@@ -22,7 +23,6 @@ from dagster import (
 )
 
 from churn_assets.alerts import build_alert_sensors, notifier_from_environment
-from churn_assets.assets.common import snapshot_key
 from churn_assets.assets.model import build_model_asset
 from churn_assets.assets.predictions import build_predictions_asset
 from churn_assets.assets.published import build_published_asset
@@ -31,12 +31,15 @@ from churn_assets.assets.snapshot import build_snapshot_asset
 from churn_assets.assets.training import build_training_set_asset
 from churn_assets.catalog import Catalog, CatalogError, check_against_source, load_catalog
 from churn_assets.environment import Environment, load_environment, reports_dir
+from churn_assets.keys import snapshot_key
 from churn_assets.warehouse.snapshots import known_source_columns
 
 ALL_MODELS_JOB = "all_models_monthly"
 
-# Source-code references are a beta API; they work, and the warning would print on every load.
+# Source-code references are a beta API and partitioned check specs a preview one; both work, and
+# their warnings would print on every load.
 warnings.filterwarnings("ignore", category=BetaWarning)
+warnings.filterwarnings("ignore", category=PreviewWarning)
 
 
 def model_job_name(model: str) -> str:

@@ -16,10 +16,10 @@ from typing import Any
 import pandas as pd
 from dagster import AssetKey, DagsterInstance
 
-from churn_assets.assets.common import model_key, snapshot_key
 from churn_assets.catalog import Catalog, ModelSpec
 from churn_assets.definitions import ALL_MODELS_JOB, build_definitions
 from churn_assets.environment import Environment, reports_dir
+from churn_assets.keys import model_key, snapshot_key
 from churn_assets.rules.months import add_months, last_completed_month, month_range
 from churn_assets.run_guard import fail_abandoned_runs, month_lock, process_tags, refuse_if_held
 from churn_assets.simulate.seed import VIEW as SAMPLE_VIEW  # the view `churn-assets seed` writes

@@ -19,16 +19,9 @@ from dagster import (
 )
 
 # The stored tables' names, for the asset modules.
+from churn_assets.keys import model_key, snapshot_key  # noqa: F401
 from churn_assets.warehouse.lists import PREDICTIONS, PUBLISHED  # noqa: F401
 from churn_assets.warehouse.snapshots import SNAPSHOT_MANIFEST, snapshot_table, training_set_table  # noqa: F401
-
-
-def snapshot_key(source_name: str) -> AssetKey:
-    return AssetKey([source_name, "snapshot"])
-
-
-def model_key(model_name: str, stage: str) -> AssetKey:
-    return AssetKey([model_name, stage])
 
 
 def partition_month(context: AssetExecutionContext) -> dt.date:

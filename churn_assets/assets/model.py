@@ -52,12 +52,14 @@ def build_model_asset(spec: ModelSpec, partitions_def: PartitionsDefinition) -> 
             AssetCheckSpec(
                 QUALITY_CHECK,
                 asset=key,
+                partitions_def=partitions_def,  # each evaluation belongs to its month in the UI
                 description=f"Holdout ROC AUC >= {spec.gates.min_auc} and PR AUC >= {spec.gates.min_pr_auc}. "
                 "A version that fails is not promoted.",
             ),
             AssetCheckSpec(
                 CHAMPION_CHECK,
                 asset=key,
+                partitions_def=partitions_def,  # each evaluation belongs to its month in the UI
                 description=f"Holdout AUC not below the current champion's on the same holdout by more than "
                 f"{spec.gates.max_auc_drop_vs_champion}. A version that fails is not promoted.",
             ),

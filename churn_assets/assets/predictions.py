@@ -76,7 +76,13 @@ def build_predictions_asset(spec: ModelSpec, partitions_def: PartitionsDefinitio
         kinds={kind, "xgboost", "pandas"},
         owners=list(spec.owners),
         check_specs=[
-            AssetCheckSpec(name, asset=key, blocking=True, description=description + " Blocks publishing.")
+            AssetCheckSpec(
+                name,
+                asset=key,
+                blocking=True,
+                partitions_def=partitions_def,
+                description=description + " Blocks publishing.",
+            )
             for name, description in descriptions.items()
         ],
         description=f"Scores of every eligible customer of the month by the `{spec.name}` champion, with ranks. "

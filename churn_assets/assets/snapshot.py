@@ -93,6 +93,7 @@ def build_snapshot_asset(
             AssetCheckSpec(
                 CONTRACT_CHECK,
                 asset=key,
+                partitions_def=partitions_def,  # each evaluation belongs to its month in the UI
                 blocking=True,
                 description="Great Expectations suite: required columns, unique non-null customer_id, "
                 "value ranges, row count within a band of last month's.",

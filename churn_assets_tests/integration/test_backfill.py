@@ -27,7 +27,6 @@ from churn_assets_tests.integration.snowflake_fixtures import (
     wait_until,
     webserver_ready,
 )
-from churn_assets_tests.integration.test_deploy_postgres import PG, deployment_env, postgres_database  # noqa: F401
 
 FIRST, LAST = dt.date(2025, 1, 1), dt.date(2025, 6, 1)
 MONTHS = [dt.date(2025, m, 1).isoformat() for m in range(1, 7)]

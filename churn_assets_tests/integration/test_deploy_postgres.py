@@ -12,16 +12,14 @@ without connecting. The Snowflake code path itself is tested in test_snowflake_d
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
-import shutil
 import subprocess
-import uuid
 
 import psycopg2  # dagster-postgres's driver
 import pytest
 
 from churn_assets_tests.conftest import run_pipeline, seed
+from churn_assets_tests.integration.conftest import PG
 from churn_assets_tests.integration.snowflake_fixtures import (
     FAKE_CREDENTIALS,
     FAKE_SETTINGS,
@@ -42,63 +40,10 @@ from churn_assets_tests.integration.snowflake_fixtures import (
 # dagster-graphql's client calls gql with arguments gql now deprecates.
 pytestmark = pytest.mark.filterwarnings("ignore:Using variable_values:DeprecationWarning")
 
-PG = {
-    "host": os.environ.get("CHURN_TEST_PG_HOST", "127.0.0.1"),
-    "port": int(os.environ.get("CHURN_TEST_PG_PORT", "5432")),
-    "user": os.environ.get("CHURN_TEST_PG_USER", "postgres"),
-    "password": os.environ.get("CHURN_TEST_PG_PASSWORD", ""),
-}
 END = dt.date(2025, 6, 1)
 MONTH = END.isoformat()
 MODEL = "churn"
 RUN_TIMEOUT = 300
-
-
-def _admin():
-    connection = psycopg2.connect(dbname="postgres", **PG)
-    connection.autocommit = True
-    return connection
-
-
-@pytest.fixture
-def postgres_database():
-    """A database of its own on the machine's PostgreSQL, dropped afterwards."""
-    name = f"churn_deploy_{uuid.uuid4().hex[:12]}"
-    try:
-        admin = _admin()
-    except psycopg2.OperationalError as exc:  # pragma: no cover - the machine always has one
-        pytest.fail(f"PostgreSQL on {PG['host']}:{PG['port']} is needed for this test: {exc}")
-    with admin.cursor() as cursor:
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield name
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-                [name],
-            )
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        admin.close()
-
-
-@pytest.fixture
-def deployment_env(tmp_path, postgres_database):
-    """Environment variables a deployment sets (docs/deployment.md), pointed at this machine."""
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    shutil.copy(REPO / "deploy" / "dagster.yaml", home / "dagster.yaml")
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("CHURN_", "DAGSTER_"))}
-    return {
-        **base,
-        "DAGSTER_HOME": str(home),
-        "DAGSTER_POSTGRES_HOST": PG["host"],
-        "DAGSTER_POSTGRES_PORT": str(PG["port"]),
-        "DAGSTER_POSTGRES_USER": PG["user"],
-        "DAGSTER_POSTGRES_PASSWORD": PG["password"],
-        "DAGSTER_POSTGRES_DB": postgres_database,
-        "CHURN_TRAIN_THREADS": os.environ.get("CHURN_TRAIN_THREADS", "1"),
-    }
 
 
 def test_image_serves_the_code_location_as_this_test_starts_it():

@@ -235,3 +235,31 @@ def test_the_monthly_report_holds_what_stakeholders_checked_in_excel(completed_h
     gates = query(completed_home, "SELECT * FROM churn.gate_results WHERE month = ?", [END_MONTH])
     assert set(gates["gate"]) >= {"data_contract", "holdout_auc", "top_k_overlap", "coverage"}
     assert gates["passed"].all()
+
+
+def test_check_evaluations_belong_to_their_month_without_skipped_twins(history_home):
+    """Each evaluation is recorded once, on its month (the UI's Checks tab lists it by partition);
+    a month that ran has no second "planned, never executed" row beside it. A month with nothing
+    to judge (no labelled month yet, so no list) shows its gates as not evaluated, and only those."""
+    from dagster import AssetCheckKey
+
+    from churn_assets.keys import model_key
+    from churn_assets_tests.conftest import dagster_instance
+
+    instance = dagster_instance(history_home)
+    judged = query(history_home, "SELECT DISTINCT month FROM churn.gate_results WHERE asset = 'churn/predictions'")
+    judged = {str(pd.Timestamp(m).date()) for m in judged["month"]}
+    for check in (
+        AssetCheckKey(model_key("churn", "predictions"), "top_k_overlap"),
+        AssetCheckKey(model_key("churn", "model"), "holdout_auc"),
+    ):
+        by_month: dict[str, list[str]] = {}
+        for record in instance.event_log_storage.get_asset_check_execution_history(check, limit=1000):
+            by_month.setdefault(record.partition, []).append(record.status.value)
+        assert None not in by_month, f"{check.name}: an evaluation without its month"
+        evaluated = {m: s for m, s in by_month.items() if s != ["PLANNED"]}
+        assert all(statuses == ["SUCCEEDED"] for statuses in evaluated.values()), by_month
+        not_evaluated = set(by_month) - set(evaluated)
+        assert not_evaluated and min(evaluated) > max(not_evaluated), by_month  # only the first months
+        if check.name == "top_k_overlap":
+            assert set(evaluated) == judged

@@ -1,0 +1,184 @@
+"""Months through Dagster's daemon: a backfill of N months against `churn-assets run` of the same months.
+
+    python bench/backfill.py                  # 20k customers, 6 months, the daemon's real 30 s tick and a 2 s one
+    python bench/backfill.py --quick          # 3k customers
+    python bench/backfill.py --ticks 30       # only the real tick
+
+Both paths start from byte-identical copies of one seeded warehouse and run every model of the
+shipped catalogue (its `partitions_start` moved to the first seeded month) for every seeded month:
+
+(a) sequential: `churn-assets run` in a new process (one Dagster run per month, in order);
+(b) backfill: a PostgreSQL instance (deploy/dagster.yaml: up to 4 runs at once), dagster-webserver
+    and dagster-daemon started and loaded first (untimed); the backfill is launched through
+    GraphQL (`launchPartitionBackfill`, every asset, the N months) and timed until it completes.
+
+Dagster's backfill daemon evaluates backfills every 30 s (a constant): each month's snapshot,
+model and predictions wait for the month before, so the backfill advances about one step per
+tick. `--ticks 30,2` runs it with the real tick and with a 2 s one (the test's) to show how much
+of the time is the tick. Target: wall(b) / wall(a) <= 1.3 with the real tick.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import _common as c  # noqa: E402
+
+TARGET_RATIO = 1.3
+LAST = dt.date(2025, 6, 1)
+
+
+def sequential(home: Path, catalog: Path) -> float:
+    env = {**os.environ, "CHURN_HOME": str(home), "CHURN_MODELS": str(catalog), "CHURN_ENV": "local"}
+    started = time.perf_counter()
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "churn-assets"), "run"], env=env, capture_output=True, text=True
+    )
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        print(done.stdout[-3000:], done.stderr[-3000:])
+        raise SystemExit("the sequential run failed")
+    return elapsed
+
+
+def backfill(home: Path, catalog: Path, months: list[str], tick: float, work: Path) -> dict:
+    import psycopg2
+
+    from churn_assets_tests.integration.conftest import PG
+    from churn_assets_tests.integration.snowflake_fixtures import (
+        REPO,
+        VENV_BIN,
+        Process,
+        free_port,
+        graphql,
+        processes,
+        wait_until,
+        webserver_ready,
+    )
+    from churn_assets_tests.integration.test_backfill import ASSETS, LAUNCH, STATUS
+
+    database = f"churn_bench_{uuid.uuid4().hex[:10]}"
+    admin = psycopg2.connect(dbname="postgres", **PG)
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f'CREATE DATABASE "{database}"')
+    dagster_home = work / f"dagster_home_{tick:g}"
+    dagster_home.mkdir()
+    shutil.copy(REPO / "deploy" / "dagster.yaml", dagster_home / "dagster.yaml")
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("CHURN_", "DAGSTER_"))},
+        "DAGSTER_HOME": str(dagster_home),
+        "DAGSTER_POSTGRES_HOST": PG["host"],
+        "DAGSTER_POSTGRES_PORT": str(PG["port"]),
+        "DAGSTER_POSTGRES_USER": PG["user"],
+        "DAGSTER_POSTGRES_PASSWORD": PG["password"],
+        "DAGSTER_POSTGRES_DB": database,
+        "CHURN_ENV": "local",
+        "CHURN_HOME": str(home),
+        "CHURN_MODELS": str(catalog),
+        "CHURN_TRAIN_THREADS": os.environ.get("CHURN_TRAIN_THREADS", "1"),
+    }
+    logs = work / f"logs_{tick:g}"
+    logs.mkdir()
+    port, workspace = free_port(), str(REPO / "workspace.yaml")
+    try:
+        with processes(logs) as started:
+            web = [str(VENV_BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(port), "-w", workspace]
+            started.append(Process("webserver", web, env, logs))
+            daemon = [sys.executable, "-m", "churn_assets_tests.integration.daemon_ticks", str(tick), "run"]
+            started.append(Process("daemon", daemon + ["-w", workspace], env, logs))
+            wait_until(lambda: webserver_ready(port), 180, "the webserver", started)
+            keys = wait_until(
+                lambda: [n["assetKey"] for n in graphql(port, ASSETS)["assetNodes"]], 180, "the assets", started
+            )
+            time.sleep(5)  # the daemon has loaded the location too
+            begun = time.perf_counter()
+            launched = graphql(
+                port, LAUNCH, {"params": {"partitionNames": months, "assetSelection": keys, "fromFailure": False}}
+            )["launchPartitionBackfill"]
+            backfill_id = launched["backfillId"]
+
+            def done():
+                status = graphql(port, STATUS, {"id": backfill_id})["partitionBackfillOrError"]["status"]
+                return status if status not in ("REQUESTED", "CANCELING", "FAILING") else None
+
+            status = wait_until(done, 7200, "the backfill", started, interval=1)
+            elapsed = time.perf_counter() - begun
+        connection = psycopg2.connect(dbname=database, **PG)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT start_time, end_time FROM runs WHERE run_body::json->'tags'->>'dagster/backfill' = %s",
+                [backfill_id],
+            )
+            spans = [(s, e) for s, e in cursor.fetchall() if s and e]
+        connection.close()
+        most = max((sum(1 for s, e in spans if s <= start < e) for start, _ in spans), default=0)
+        return {"seconds": elapsed, "status": status, "runs": len(spans), "most_at_once": most}
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                [database],
+            )
+            cursor.execute(f'DROP DATABASE IF EXISTS "{database}"')
+        admin.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--customers", type=int, default=20_000)
+    parser.add_argument("--months", type=int, default=6)
+    parser.add_argument("--ticks", default="30,2", help="backfill daemon ticks to measure, seconds (Dagster's: 30)")
+    parser.add_argument("--quick", action="store_true", help="3,000 customers")
+    parser.add_argument("--json")
+    args = parser.parse_args()
+    customers = 3_000 if args.quick else args.customers
+    os.environ.setdefault("CHURN_TRAIN_THREADS", "1")
+    c.header(f"backfill through the daemon vs churn-assets run: {customers:,} customers x {args.months} months")
+
+    work = Path(tempfile.mkdtemp(prefix="churn_bench_backfill_"))
+    try:
+        seeded = work / "seeded"
+        seeded.mkdir()
+        c.seed_source(seeded / "warehouse.duckdb", customers, months=args.months, end_month=LAST)
+        first = c.add_months(LAST, -(args.months - 1))
+        months = [c.add_months(first, i).isoformat() for i in range(args.months)]
+        raw = c.shipped_catalog()
+        raw["partitions_start"] = first.isoformat()
+        catalog = c.write_catalog(raw, work / "models.yaml")
+
+        def copy(name: str) -> Path:
+            home = work / name
+            home.mkdir()
+            shutil.copy(seeded / "warehouse.duckdb", home / "warehouse.duckdb")
+            return home
+
+        results = {"sequential_seconds": sequential(copy("sequential"), catalog)}
+        print(f"(a) churn-assets run        {results['sequential_seconds']:8.1f} s")
+        for tick in [float(t) for t in args.ticks.split(",")]:
+            figures = backfill(copy(f"backfill_{tick:g}"), catalog, months, tick, work)
+            ratio = figures["seconds"] / results["sequential_seconds"]
+            results[f"backfill_tick_{tick:g}"] = {**figures, "ratio": ratio}
+            target = f"target <= {TARGET_RATIO}: {c.verdict(ratio <= TARGET_RATIO)}" if tick == 30 else "(test tick)"
+            print(
+                f"(b) backfill, {tick:g} s tick    {figures['seconds']:8.1f} s   ratio {ratio:.2f}   {target}   "
+                f"{figures['runs']} runs, at most {figures['most_at_once']} at once, {figures['status']}"
+            )
+        c.save_json(args.json, {"customers": customers, "months": args.months, **results})
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
