@@ -1,7 +1,5 @@
 """Scores of the month's eligible customers by the champion, gated by the business rules."""
 
-import datetime as dt
-
 import numpy as np
 import pandas as pd
 from dagster import (
@@ -13,7 +11,7 @@ from dagster import (
     PartitionsDefinition,
 )
 
-from churn_assets import modeling, plots
+from churn_assets import plots
 from churn_assets.assets.common import (
     PREDICTIONS,
     asset_with_gates,
@@ -28,10 +26,10 @@ from churn_assets.assets.retries import WAREHOUSE_RETRY, fail_fast_unless_transi
 from churn_assets.catalog import ModelSpec
 from churn_assets.checks.results import check_result, record_gates
 from churn_assets.rules import gates as rules
-from churn_assets.rules.lists import excluded_mask, list_size, rank_scores
-from churn_assets.rules.months import add_months
+from churn_assets.rules.lists import list_size
+from churn_assets.scoring import score_month, snapshot_columns
 from churn_assets.warehouse import Warehouse, registry
-from churn_assets.warehouse.lists import list_in_force_month, month_predictions
+from churn_assets.warehouse.lists import list_in_force_month, month_predictions, score_reference
 from churn_assets.warehouse.snapshots import month_features
 
 
@@ -47,18 +45,6 @@ def gate_descriptions(spec: ModelSpec) -> dict[str, str]:
         rules.COVERAGE: "Every eligible customer scored exactly once; no excluded customer scored or listed.",
         rules.LIST_CAPACITY: f"List size at most the retention team's capacity ({g.list_capacity:,}).",
     }
-
-
-def score_reference(
-    warehouse: Warehouse, model: str, month: dt.date, in_force: rules.MonthPredictions | None
-) -> rules.MonthPredictions | None:
-    """The scores to judge stability against: the month just before (listed or not), else the
-    list in force. A stale reference would let one blocked month block every later one."""
-    last_month = add_months(month, -1)
-    if in_force is None or in_force.month == last_month:
-        return in_force
-    before = month_predictions(warehouse, model, last_month)
-    return before if len(before.ids) else in_force
 
 
 def build_predictions_asset(spec: ModelSpec, partitions_def: PartitionsDefinition, kind: str) -> AssetsDefinition:
@@ -108,24 +94,11 @@ def build_predictions_asset(spec: ModelSpec, partitions_def: PartitionsDefinitio
                 context, key, MaterializeResult(metadata={"rows_scored": 0, "model_version": None, "reason": reason})
             )
             return
-        columns = list(dict.fromkeys(["customer_id", *spec.features, *(e.column for e in spec.exclusions)]))
-        snapshot = month_features(warehouse, spec.source.name, month, columns)
-        # One mask per rule (their counts are reported), combined for scoring.
-        rule_masks = {f"{r.column} = {r.equals}": excluded_mask(snapshot, [r]).to_numpy() for r in spec.exclusions}
-        excluded = np.logical_or.reduce([*rule_masks.values(), np.zeros(len(snapshot), dtype=bool)])
-        context.log.info(f"Scoring {(~excluded).sum():,} eligible customers with {spec.name} v{champion.version}")
-        scores = modeling.score(champion.artifact, snapshot, champion.feature_schema, rows=~excluded)
-        ids = snapshot["customer_id"].to_numpy()[~excluded]
-        frame = pd.DataFrame(
-            {
-                "model": spec.name,
-                "month": month,
-                "customer_id": ids,
-                "score": scores.astype("float64"),
-                "rank": rank_scores(scores, ids),
-                "model_version": champion.version,
-            }
-        )
+        snapshot = month_features(warehouse, spec.source.name, month, snapshot_columns(spec))
+        context.log.info(f"Scoring the eligible customers of {month} with {spec.name} v{champion.version}")
+        scored = score_month(spec, month, snapshot, champion)
+        frame, ids = scored.frame, scored.eligible_ids
+        scores = frame["score"].to_numpy()
         warehouse.replace_rows(PREDICTIONS, {"model": spec.name, "month": month}, frame)
 
         # The gates read back what was stored, so they judge exactly what would be published.
@@ -138,7 +111,7 @@ def build_predictions_asset(spec: ModelSpec, partitions_def: PartitionsDefinitio
             current,
             in_force,
             eligible_ids=ids,
-            excluded_ids=snapshot["customer_id"].to_numpy()[excluded],
+            excluded_ids=scored.excluded_ids,
             psi_reference=score_reference(warehouse, spec.name, month, in_force),
         )
         for gate in results:
@@ -147,14 +120,13 @@ def build_predictions_asset(spec: ModelSpec, partitions_def: PartitionsDefinitio
             )
         checks = [check_result(gate, key) for gate in results]
         record_gates(warehouse, key, month, checks)
-        excluded_counts = {rule: int(mask.sum()) for rule, mask in rule_masks.items()}
         result = MaterializeResult(
             metadata={
                 "rows_scored": len(frame),
                 "list_in_force_before": str(in_force_month) if in_force_month else None,
                 "dagster/row_count": len(frame),
                 "dagster/column_schema": column_schema(frame),
-                "excluded": MetadataValue.json(excluded_counts),
+                "excluded": MetadataValue.json(scored.excluded_by_rule),
                 "list_size": list_size(len(frame), spec.list_top_fraction),
                 "model_version": champion.version,
                 "score_histogram": MetadataValue.md(plots.score_histogram(scores, f"{spec.name} scores, {month}"))

@@ -13,12 +13,12 @@ from dagster import (
     asset,
 )
 
-from churn_assets.assets.common import PREDICTIONS, PUBLISHED, model_key, partition_month
+from churn_assets.assets.common import PUBLISHED, model_key, partition_month
 from churn_assets.assets.retries import WAREHOUSE_RETRY, fail_fast_unless_transient
 from churn_assets.catalog import ModelSpec
 from churn_assets.rules.lists import list_size
 from churn_assets.warehouse import Warehouse
-from churn_assets.warehouse.lists import month_gates_passed
+from churn_assets.warehouse.lists import month_gates_passed, month_list, scored_count
 
 PUBLISHED_SCHEMA = TableSchema(
     columns=[
@@ -76,16 +76,8 @@ def build_published_asset(spec: ModelSpec, partitions_def: PartitionsDefinition,
                 f"{spec.name} {month}: a business gate of its predictions failed; the list is not published "
                 "(re-run the predictions to judge it again)."
             )
-        table = warehouse.table(PREDICTIONS)
-        (scored,) = warehouse.query(
-            f"SELECT count(*) AS n FROM {table} WHERE model = ? AND month = ?", [spec.name, month]
-        )["n"].tolist()
-        k = list_size(int(scored), spec.list_top_fraction)
-        frame = warehouse.query(
-            f"SELECT model, month, customer_id, score, rank, model_version FROM {table} "
-            "WHERE model = ? AND month = ? AND rank <= ? ORDER BY rank",
-            [spec.name, month, k],
-        )
+        scored = scored_count(warehouse, spec.name, month)
+        frame = month_list(warehouse, spec.name, month, list_size(scored, spec.list_top_fraction))
         frame["published_at"] = pd.Timestamp.now(tz="UTC")
         warehouse.replace_rows(PUBLISHED, {"model": spec.name, "month": month}, frame)
         context.log.info(f"Published {len(frame):,} customers to {warehouse.table(PUBLISHED)} for {month}")

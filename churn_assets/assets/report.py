@@ -17,13 +17,20 @@ from dagster import (
 )
 
 from churn_assets import plots
-from churn_assets.assets.common import PREDICTIONS, PUBLISHED, model_key, partition_month, snapshot_key
+from churn_assets.assets.common import model_key, partition_month, snapshot_key
 from churn_assets.assets.retries import WAREHOUSE_RETRY, fail_fast_unless_transient
 from churn_assets.catalog import ModelSpec
-from churn_assets.checks.results import GATE_RESULTS
 from churn_assets.rules.months import add_months
-from churn_assets.warehouse import Warehouse
-from churn_assets.warehouse.lists import list_in_force_month, month_gates_passed
+from churn_assets.warehouse import Warehouse, registry
+from churn_assets.warehouse.lists import (
+    gate_history,
+    gates_asset,
+    list_in_force_month,
+    month_gates,
+    month_gates_passed,
+    month_predictions,
+    published_list,
+)
 
 
 def build_report_asset(spec: ModelSpec, partitions_def: PartitionsDefinition, reports_dir: Path) -> AssetsDefinition:
@@ -56,16 +63,6 @@ def build_report_asset(spec: ModelSpec, partitions_def: PartitionsDefinition, re
     return monthly_report
 
 
-def _gates(warehouse: Warehouse, spec: ModelSpec, month: dt.date) -> pd.DataFrame:
-    assets = ["/".join(snapshot_key(spec.source.name).path)] + [f"{spec.name}/{s}" for s in ("model", "predictions")]
-    return warehouse.query(
-        "SELECT asset, gate, passed, severity, value, threshold, summary, details "
-        f"FROM {warehouse.table(GATE_RESULTS)} "
-        f"WHERE month = ? AND asset IN ({', '.join('?' for _ in assets)}) ORDER BY asset, gate",
-        [month, *assets],
-    )
-
-
 def report_markdown(warehouse: Warehouse, spec: ModelSpec, month: dt.date) -> str:
     """The report's content as markdown (tables and embedded plots)."""
     if month_gates_passed(warehouse, spec.name, month) is None:
@@ -80,32 +77,16 @@ def report_markdown(warehouse: Warehouse, spec: ModelSpec, month: dt.date) -> st
                 f"List in force: {in_force or 'none'}.",
             ]
         )
-    listed = warehouse.query(
-        f"SELECT customer_id, score, rank, model_version, published_at FROM {warehouse.table(PUBLISHED)} "
-        "WHERE model = ? AND month = ? ORDER BY rank",
-        [spec.name, month],
-    )
-    scores = warehouse.query(
-        f"SELECT score FROM {warehouse.table(PREDICTIONS)} WHERE model = ? AND month = ?", [spec.name, month]
-    )["score"].to_numpy()
+    listed = published_list(warehouse, spec.name, month)
+    scores = month_predictions(warehouse, spec.name, month).scores
     version = int(listed["model_version"].iloc[0]) if len(listed) else None
-    metrics = {}
-    if version is not None:
-        row = warehouse.query(
-            f"SELECT metrics, trained_for_month FROM {warehouse.table('model_versions')} "
-            "WHERE model = ? AND version = ?",
-            [spec.name, version],
-        )
-        metrics = json.loads(row["metrics"].iloc[0]) if len(row) else {}
-    gates = _gates(warehouse, spec, month)
+    metrics = registry.version_metrics(warehouse, spec.name, version) if version is not None else {}
+    gates = month_gates(
+        warehouse, ["/".join(snapshot_key(spec.source.name).path), f"{spec.name}/model", gates_asset(spec.name)], month
+    )
     overlap = gates[gates["gate"] == "top_k_overlap"]
     details = json.loads(overlap["details"].iloc[0]) if len(overlap) else {}
-    history = warehouse.query(
-        f"SELECT month, value FROM {warehouse.table(GATE_RESULTS)} WHERE asset = ? AND gate = 'top_k_overlap' "
-        "AND month <= ? ORDER BY month",
-        [f"{spec.name}/predictions", month],
-    )
-    history = history[history["value"] != "null"]
+    history = gate_history(warehouse, spec.name, "top_k_overlap", month)
 
     def number(value) -> str:
         return "—" if value is None else (f"{value:,.3f}" if isinstance(value, float) else f"{value:,}")

@@ -11,6 +11,7 @@ import datetime as dt
 import pandas as pd
 
 from churn_assets.rules.gates import MonthPredictions
+from churn_assets.rules.months import add_months
 
 PREDICTIONS = "predictions"
 PUBLISHED = "published_predictions"
@@ -68,3 +69,63 @@ def list_in_force_month(warehouse, model: str, month: dt.date) -> dt.date | None
         [gates_asset(model), month],
     )["m"].iloc[0]
     return None if pd.isna(value) else pd.Timestamp(value).date()
+
+
+def score_reference(
+    warehouse, model: str, month: dt.date, in_force: MonthPredictions | None
+) -> MonthPredictions | None:
+    """The scores to judge stability against: the month just before (listed or not), else the
+    list in force. A stale reference would let one blocked month block every later one."""
+    last_month = add_months(month, -1)
+    if in_force is None or in_force.month == last_month:
+        return in_force
+    before = month_predictions(warehouse, model, last_month)
+    return before if len(before.ids) else in_force
+
+
+def scored_count(warehouse, model: str, month: dt.date) -> int:
+    """How many customers a month's predictions hold."""
+    (count,) = warehouse.query(
+        f"SELECT count(*) AS n FROM {warehouse.table(PREDICTIONS)} WHERE model = ? AND month = ?", [model, month]
+    )["n"].tolist()
+    return int(count)
+
+
+def month_list(warehouse, model: str, month: dt.date, size: int) -> pd.DataFrame:
+    """The top `size` of a month's predictions by rank: the list to publish."""
+    return warehouse.query(
+        f"SELECT model, month, customer_id, score, rank, model_version FROM {warehouse.table(PREDICTIONS)} "
+        "WHERE model = ? AND month = ? AND rank <= ? ORDER BY rank",
+        [model, month, size],
+    )
+
+
+def published_list(warehouse, model: str, month: dt.date) -> pd.DataFrame:
+    """A month's published list, by rank (empty when nothing was published)."""
+    if warehouse.columns(PUBLISHED) is None:
+        return pd.DataFrame(columns=["customer_id", "score", "rank", "model_version", "published_at"])
+    return warehouse.query(
+        f"SELECT customer_id, score, rank, model_version, published_at FROM {warehouse.table(PUBLISHED)} "
+        "WHERE model = ? AND month = ? ORDER BY rank",
+        [model, month],
+    )
+
+
+def month_gates(warehouse, assets: list[str], month: dt.date) -> pd.DataFrame:
+    """Every recorded gate outcome of `assets` for the month."""
+    return warehouse.query(
+        "SELECT asset, gate, passed, severity, value, threshold, summary, details "
+        f"FROM {warehouse.table(GATE_RESULTS)} "
+        f"WHERE month = ? AND asset IN ({', '.join('?' for _ in assets)}) ORDER BY asset, gate",
+        [month, *assets],
+    )
+
+
+def gate_history(warehouse, model: str, gate: str, until: dt.date) -> pd.DataFrame:
+    """(month, value) of one business gate of a model, every month up to `until` that judged it."""
+    history = warehouse.query(
+        f"SELECT month, value FROM {warehouse.table(GATE_RESULTS)} WHERE asset = ? AND gate = ? "
+        "AND month <= ? ORDER BY month",
+        [gates_asset(model), gate, until],
+    )
+    return history[history["value"] != "null"]

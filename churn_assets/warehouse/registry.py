@@ -122,3 +122,11 @@ def champion_for(warehouse: Warehouse, model: str, month: dt.date) -> ModelVersi
         [model, month],
     )
     return None if rows.empty else _row_to_version(rows.iloc[0])
+
+
+def version_metrics(warehouse: Warehouse, model: str, version: int) -> dict[str, Any]:
+    """The holdout metrics recorded with a version ({} if the version is unknown)."""
+    row = warehouse.query(
+        f"SELECT metrics FROM {warehouse.table(VERSIONS)} WHERE model = ? AND version = ?", [model, version]
+    )
+    return json.loads(row["metrics"].iloc[0]) if len(row) else {}

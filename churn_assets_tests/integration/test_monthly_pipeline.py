@@ -263,3 +263,48 @@ def test_check_evaluations_belong_to_their_month_without_skipped_twins(history_h
         assert not_evaluated and min(evaluated) > max(not_evaluated), by_month  # only the first months
         if check.name == "top_k_overlap":
             assert set(evaluated) == judged
+
+
+def test_a_blocked_list_is_not_published_by_materialising_the_published_asset_alone(completed_copy):
+    """Dagster's blocking checks stop the publishing step of the same run; a later run that selects
+    only `published_predictions` of a blocked month (a click in the UI) is refused as well."""
+    from churn_assets.definitions import ALL_MODELS_JOB, build_definitions
+    from churn_assets.keys import model_key
+    from churn_assets_tests.conftest import churn_home, dagster_instance
+
+    month = END_MONTH
+    published_before = query(
+        completed_copy,
+        "SELECT customer_id, rank FROM churn.published_predictions WHERE model = 'churn' AND month = ? ORDER BY rank",
+        [month],
+    )
+    import duckdb
+
+    with duckdb.connect(str(completed_copy / "warehouse.duckdb")) as conn:
+        # The month as a failed gate leaves it: its predictions re-scored and blocked.
+        conn.execute(
+            "UPDATE churn.gate_results SET passed = false WHERE asset = 'churn/predictions' AND month = ? "
+            "AND gate = 'top_k_overlap'",
+            [month],
+        )
+        conn.execute("UPDATE churn.predictions SET rank = rank + 1000 WHERE model = 'churn' AND month = ?", [month])
+    with churn_home(completed_copy):
+        job = build_definitions().resolve_job_def(ALL_MODELS_JOB)
+        result = job.execute_in_process(
+            partition_key=month.isoformat(),
+            instance=dagster_instance(completed_copy),
+            asset_selection=[model_key("churn", "published_predictions")],
+            raise_on_error=False,
+        )
+    assert not result.success
+    (failure,) = result.get_step_failure_events()
+    assert "a business gate of its predictions failed; the list is not published" in str(
+        failure.event_specific_data.error
+    )
+    after = query(
+        completed_copy,
+        "SELECT customer_id, rank FROM churn.published_predictions WHERE model = 'churn' AND month = ? ORDER BY rank",
+        [month],
+    )
+    pd.testing.assert_frame_equal(after, published_before)
+    assert len(after) > 0
