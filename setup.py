@@ -37,7 +37,6 @@ setup(
         "scikit-learn>=1.5,<2",
         "pyyaml>=6",
         "tabulate>=0.9",
-        "matplotlib>=3.8",
     ],
     extras_require={
         "test": [

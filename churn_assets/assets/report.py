@@ -193,7 +193,7 @@ def to_html(title: str, markdown: str) -> str:
 
 
 def _inline(text: str) -> str:
-    image = re.fullmatch(r"!\[(.*?)\]\((data:image/png;base64,[A-Za-z0-9+/=]+)\)", text.strip())
+    image = re.fullmatch(r"!\[(.*?)\]\((data:image/(?:png|svg\+xml);base64,[A-Za-z0-9+/=]+)\)", text.strip())
     if image:
         return f"<img alt='{html.escape(image.group(1))}' src='{image.group(2)}'>"
     escaped = html.escape(text)
