@@ -131,31 +131,63 @@ def _plain(value: Any) -> Any:
     return getattr(value, "value", value)
 
 
-def gate_notification(record, run_tags: dict[str, str], notifier: AlertNotifier) -> Notification:
-    """A failed check evaluation as a notification."""
+def gate_notification(
+    record, run_tags: dict[str, str], notifier: AlertNotifier, models_of_source: dict[str, list[str]]
+) -> Notification:
+    """A failed check evaluation as a notification. A failed data contract blocks every model of
+    its source for the month: `model` names them; its value is what failed (the contract's own
+    failed expectations), with no threshold to compare (each expectation says its own)."""
     evaluation = record.event_log_entry.dagster_event.event_specific_data
     metadata = evaluation.metadata or {}
     path = evaluation.asset_key.path
     run_id = record.event_log_entry.run_id
     month = evaluation.partition or run_tags.get("dagster/partition")
+    snapshot = len(path) > 1 and path[1] == "snapshot"
+    if snapshot:
+        blocked = models_of_source.get(path[0], [])
+        model = ", ".join(blocked) or None
+        value, threshold = _plain(metadata.get("failed_expectations")), None
+    else:
+        model, value, threshold = path[0], _plain(metadata.get("value")), _plain(metadata.get("threshold"))
+    blocking = snapshot or evaluation.severity.value == "ERROR"
     return Notification(
         kind="gate",
-        title=f"[{evaluation.severity.value}] gate {evaluation.check_name} failed on {'/'.join(path)} for {month}",
-        model=path[0] if len(path) > 1 and path[1] != "snapshot" else None,
+        title=f"[{evaluation.severity.value}] gate {evaluation.check_name} failed on {'/'.join(path)} for {month}"
+        + (f": {model} not published" if blocking and model else ""),
+        model=model,
         month=month,
         check=evaluation.check_name,
         severity=evaluation.severity.value,
-        value=_plain(metadata.get("value", metadata.get("missing_columns"))),
-        threshold=_plain(metadata.get("threshold", metadata.get("row_count_band"))),
+        value=value,
+        threshold=threshold,
         summary=evaluation.description or "",
         run_id=run_id,
         run_url=notifier.run_url(run_id),
     )
 
 
-def build_alert_sensors(running: bool):
-    """The gate-failure sensor (cursor on the event log) and the run-failure sensor."""
-    status = DefaultSensorStatus.RUNNING if running else DefaultSensorStatus.STOPPED
+def run_failure_cause(instance, run_id: str) -> str:
+    """Each failed step of a run with its error (`step: message`); a step stopped by a blocking
+    check names the checks that failed."""
+    from churn_assets.monthly_run import error_line
+
+    records = instance.get_records_for_run(run_id, of_type=DagsterEventType.STEP_FAILURE).records
+    causes = []
+    for entry in (record.event_log_entry for record in records):
+        error = entry.dagster_event.event_specific_data.error
+        message = error_line(error)
+        if "blocking asset check" in message and error is not None:
+            # Dagster lists the failed checks on the lines after its first.
+            message = " ".join(line.strip() for line in error.message.strip().splitlines() if line.strip())
+        causes.append(f"{entry.step_key}: {message}")
+    return "; ".join(causes)
+
+
+def build_alert_sensors(models_of_source: dict[str, list[str]], jobs: set[str]):
+    """The gate-failure sensor (cursor on the event log) and the run-failure sensor, running by
+    default wherever a daemon runs (`dagster dev` included): with no channel configured they only
+    log, and a new gate sensor starts from now instead of replaying the history."""
+    status = DefaultSensorStatus.RUNNING
 
     @sensor(
         name="gate_failure_alerts",
@@ -167,7 +199,17 @@ def build_alert_sensors(running: bool):
         ),
     )
     def gate_failure_alerts(context: SensorEvaluationContext, alerts: AlertNotifier):
-        after = int(context.cursor) if context.cursor else None
+        if not context.cursor:
+            # First tick: alert on what fails from now on. Replaying every past failure would
+            # flood the channels on an instance with years of history (set the cursor to 0 to
+            # replay on purpose: `dagster sensor cursor gate_failure_alerts --set 0`).
+            latest = context.instance.get_event_records(
+                EventRecordsFilter(event_type=DagsterEventType.ASSET_CHECK_EVALUATION), limit=1, ascending=False
+            )
+            start = latest[0].storage_id if latest else 0
+            context.update_cursor(str(start))
+            return SkipReason(f"started: alerting on check evaluations after event {start}; earlier ones not replayed")
+        after = int(context.cursor)
         records = context.instance.get_event_records(
             EventRecordsFilter(event_type=DagsterEventType.ASSET_CHECK_EVALUATION, after_cursor=after),
             limit=BATCH,
@@ -178,7 +220,8 @@ def build_alert_sensors(running: bool):
             evaluation = record.event_log_entry.dagster_event.event_specific_data
             if not evaluation.passed:
                 run = context.instance.get_run_by_id(record.event_log_entry.run_id)
-                alerts.send(gate_notification(record, dict(run.tags) if run else {}, alerts), context.log)
+                note = gate_notification(record, dict(run.tags) if run else {}, alerts, models_of_source)
+                alerts.send(note, context.log)
                 sent += 1
             # Advance only past what was delivered: a failed delivery raises, the cursor stays,
             # and the next tick retries from there (nothing lost, nothing sent twice).
@@ -190,12 +233,18 @@ def build_alert_sensors(running: bool):
     @run_failure_sensor(
         name="run_failure_alerts",
         default_status=status,
-        monitor_all_code_locations=False,
-        description="One notification per failed run, with the failing step's message and a run link.",
+        # Runs of `churn-assets run` execute in its own process (no code location), so the sensor
+        # looks at every run and keeps those of this location's jobs.
+        monitor_all_code_locations=True,
+        description="One notification per failed run (daemon-launched or `churn-assets run`), with each failed "
+        "step's message and a run link.",
     )
     def run_failure_alerts(context: RunFailureSensorContext, alerts: AlertNotifier):
         run = context.dagster_run
-        error = context.failure_event.message or "run failed"
+        # This location's jobs only (an instance serves one environment: docs/deployment.md).
+        if run.job_name not in jobs:
+            return SkipReason(f"run {run.run_id} of {run.job_name} is not one of this location's jobs")
+        error = run_failure_cause(context.instance, run.run_id) or context.failure_event.message or "run failed"
         alerts.send(
             Notification(
                 kind="run",

@@ -93,8 +93,10 @@ def build_definitions(catalog: Catalog | None = None, environment: Environment |
         assets=with_code_references(assets),
         jobs=[all_models, *jobs],
         schedules=[monthly],
-        # Alerts run by default wherever a daemon runs the deployment (dev and prod).
-        sensors=build_alert_sensors(running=environment.name != "local"),
+        sensors=build_alert_sensors(
+            {source: [m.name for m in catalog.models_of_source(source)] for source in catalog.sources},
+            {ALL_MODELS_JOB, *(job.name for job in jobs)},
+        ),
         resources={"warehouse": environment.warehouse, "alerts": notifier_from_environment()},
         # One DuckDB file takes one writing process at a time: run steps in-process locally.
         executor=in_process_executor if environment.warehouse_kind == "duckdb" else multiprocess_executor,

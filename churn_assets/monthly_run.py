@@ -155,7 +155,7 @@ def run_months(
                 raise_on_error=False,
                 tags={"churn/month": month.isoformat(), "churn/trigger": "churn-assets run", **process_tags()},
             )
-        outcome = summarise(result, month, specs, sources, set(selection))
+        outcome = summarise(result, month, specs, sources, available)
         outcome.elapsed = time.monotonic() - started
         outcomes.append(outcome)
         for line in format_month(outcome, index, len(months)):
@@ -184,7 +184,17 @@ def _where(environment: Environment) -> str:
     return getattr(environment.warehouse, "database", environment.name)
 
 
-def summarise(result, month: dt.date, specs: list[ModelSpec], sources: dict, selection: set[AssetKey]) -> MonthOutcome:
+def has_labelled_history(spec: ModelSpec, month: dt.date, available: list[dt.date]) -> bool:
+    """Whether the source holds a month of the model's training window at `month` (for the summary
+    of a month whose snapshot was refused, so its training set did not run to say)."""
+    first = add_months(month, -(spec.horizon_months + spec.training_window_months - 1))
+    last = add_months(month, -spec.horizon_months)
+    return any(first <= m <= last for m in available)
+
+
+def summarise(
+    result, month: dt.date, specs: list[ModelSpec], sources: dict, sources_months: dict[str, list[dt.date]]
+) -> MonthOutcome:
     """Read a run's materialisations, check evaluations and failures into a MonthOutcome."""
     materialised: dict[AssetKey, dict[str, Any]] = {}
     for event in result.get_asset_materialization_events():
@@ -206,7 +216,12 @@ def summarise(result, month: dt.date, specs: list[ModelSpec], sources: dict, sel
         source_failure = _failed_checks(checks, {snapshot_key(spec.source.name)}) or [
             msg for step, msg in failures.items() if step.startswith(spec.source.name + "__")
         ]
-        if materialised.get(model_key(spec.name, "training_set"), {}).get("labelled") is False:
+        labelled = materialised.get(model_key(spec.name, "training_set"), {}).get("labelled")
+        if labelled is False or (
+            labelled is None
+            and source_failure
+            and not has_labelled_history(spec, month, sources_months[spec.source.name])
+        ):
             # Nothing to train yet: the month only takes its snapshot, if its contract lets it.
             row.failed_checks = _failed_checks(checks, {snapshot_key(spec.source.name)})
             row.status = (

@@ -84,7 +84,7 @@ def test_a_failed_gate_reaches_every_channel_once_across_restarts(failed_month, 
     assert set(notifier.channels()) == {"teams", "slack", "webhook"}
     # Small pages: the cursor must carry the rest across ticks (and sensor restarts).
     monkeypatch.setattr(alerts, "BATCH", 3)
-    cursor = None
+    cursor = "0"  # replay from the first evaluation, on purpose (a new sensor starts from now)
     for _ in range(40):
         new = tick(defs["gate_failure_alerts"], instance, notifier, cursor)
         if new == cursor:
@@ -111,7 +111,7 @@ def test_an_undelivered_alert_is_retried_not_lost(failed_month, receiver):
     instance = DagsterInstance.local_temp(str(home / "dagster"))
     defs, notifier = sensors(home)
     receiver.fail_next = 1  # the first POST (Teams) fails
-    context = build_sensor_context(instance=instance, cursor=None, resources={"alerts": notifier})
+    context = build_sensor_context(instance=instance, cursor="0", resources={"alerts": notifier})
     # dagster-msteams posts with requests: the receiver's 500 surfaces as its RequestException, and
     # the sensor lets it through so that the tick fails and its cursor stays where it was.
     import requests
@@ -147,6 +147,48 @@ def test_a_failed_run_is_one_notification(failed_month, receiver):
     hooks = receiver.on("/hook")
     assert len(hooks) == 1 and hooks[0]["kind"] == "run"
     assert hooks[0]["month"] == str(END_MONTH) and hooks[0]["run_url"].endswith(run_id)
+    # The cause, not Dagster's "Steps failed: [...]": the failed step and its own message.
+    assert hooks[0]["summary"].startswith("churn__predictions: "), hooks[0]["summary"]
+    assert "top_k_overlap" in hooks[0]["summary"]
+
+
+def test_switching_the_gate_sensor_on_replays_nothing_then_alerts_on_new_failures(failed_month, receiver):
+    home, _ = failed_month
+    instance = DagsterInstance.local_temp(str(home / "dagster"))
+    defs, notifier = sensors(home)
+    context = build_sensor_context(instance=instance, cursor=None, resources={"alerts": notifier})
+    result = defs["gate_failure_alerts"].evaluate_tick(context)
+    assert receiver.received == []  # the month that failed before the sensor existed is not replayed
+    assert "earlier ones not replayed" in result.skip_message
+    cursor = context.cursor
+    assert int(cursor) > 0
+
+    report = run_pipeline(home, first=END_MONTH, last=END_MONTH)  # the same broken month, run again
+    assert not report.all_succeeded
+    for _ in range(20):
+        new = tick(defs["gate_failure_alerts"], instance, notifier, cursor)
+        if new == cursor:
+            break
+        cursor = new
+    assert [h["check"] for h in receiver.on("/hook") if h["check"] == "top_k_overlap"] == ["top_k_overlap"]
+
+
+def test_a_failed_data_contract_names_the_blocked_models_and_what_failed(history_copy, receiver):
+    apply_incident(str(history_copy / "warehouse.duckdb"), "missing-column", END_MONTH)
+    assert not run_pipeline(history_copy, first=END_MONTH, last=END_MONTH).all_succeeded
+    instance = DagsterInstance.local_temp(str(history_copy / "dagster"))
+    defs, notifier = sensors(history_copy)
+    cursor = "0"
+    for _ in range(20):
+        new = tick(defs["gate_failure_alerts"], instance, notifier, cursor)
+        if new == cursor:
+            break
+        cursor = new
+    (note,) = [h for h in receiver.on("/hook") if h["check"] == "data_contract"]
+    assert note["model"] == "churn, downgrade, upsell"  # every model of the source is blocked that month
+    assert note["title"].endswith(": churn, downgrade, upsell not published")
+    assert note["threshold"] is None
+    assert any("tenure_months" in str(failure) for failure in note["value"]), note["value"]
 
 
 def test_without_channels_alerts_are_only_logged(monkeypatch):

@@ -94,8 +94,9 @@ def dev_world(snowflake, tmp_path_factory):
     home = tmp_path_factory.mktemp("parity")
     seed(home, customers=CUSTOMERS, months=MONTHS, end_month=END)
     local = run_pipeline(home, models=MODELS)
-    # April has no champion yet (see test_whole_monthly_pipeline_runs_in_dev): its run fails, nothing published.
-    assert [m.month for m in local.months if not m.success] == [dt.date(2025, 4, 1)], local
+    # April has no champion yet (see test_whole_monthly_pipeline_runs_in_dev): nothing scored, nothing published.
+    assert all(m.success for m in local.months), local
+    assert local.months[3].models[0].status.startswith("NOT published: no champion model for 'churn' in force")
 
     load_source_from_duckdb(home / "warehouse.duckdb")
     with admin_connection() as conn:  # prod as it would be: its own tables and last month's list
@@ -140,7 +141,7 @@ def dev_world(snowflake, tmp_path_factory):
 
 def test_whole_monthly_pipeline_runs_in_dev(dev_world):
     failed = [m.month for m in dev_world.dev.months if not m.success]
-    assert failed == [dt.date(2025, 4, 1)], [(m.month, [r.status for r in m.models]) for m in dev_world.dev.months]
+    assert failed == [], [(m.month, [r.status for r in m.models]) for m in dev_world.dev.months]
     assert PIPELINE_TABLES <= set(schema_contents(DEV))
     published = [m.month for m in dev_world.dev.months if m.models[0].published]
     # April's first version is judged on a one-month split with 18 positives (< min_holdout_positives 30):
