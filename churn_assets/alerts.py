@@ -34,6 +34,7 @@ CHANNEL_VARIABLES = {
     "slack": "CHURN_ALERT_SLACK_WEBHOOK_URL",
     "webhook": "CHURN_ALERT_WEBHOOK_URL",
 }
+SENSOR_NAMES = ("gate_failure_alerts", "run_failure_alerts")
 # Check evaluations read per sensor tick; the cursor carries the rest to the next tick.
 BATCH = 200
 

@@ -56,15 +56,16 @@ def build_definitions(catalog: Catalog | None = None, environment: Environment |
     # Partition key = first day of the month; the last partition is the last completed month.
     months = MonthlyPartitionsDefinition(start_date=catalog.partitions_start.isoformat())
 
-    assets = [build_snapshot_asset(catalog, source, months, kind) for source in catalog.sources.values()]
+    reports = reports_dir()
+    assets = [build_snapshot_asset(catalog, source, months, kind, reports) for source in catalog.sources.values()]
     jobs = []
     for spec in catalog.models.values():
         assets += [
             build_training_set_asset(spec, months, kind),
             build_model_asset(spec, months),
-            build_predictions_asset(spec, months, kind),
+            build_predictions_asset(spec, months, kind, reports),
             build_published_asset(spec, months, kind),
-            build_report_asset(spec, months, reports_dir()),
+            build_report_asset(spec, months, reports),
         ]
         jobs.append(
             define_asset_job(

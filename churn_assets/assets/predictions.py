@@ -1,5 +1,7 @@
 """Scores of the month's eligible customers by the champion, gated by the business rules."""
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 from dagster import (
@@ -25,6 +27,7 @@ from churn_assets.assets.common import (
 from churn_assets.assets.retries import WAREHOUSE_RETRY, fail_fast_unless_transient
 from churn_assets.catalog import ModelSpec
 from churn_assets.checks.results import check_result, record_gates
+from churn_assets.reports import write_report
 from churn_assets.rules import gates as rules
 from churn_assets.rules.lists import list_size
 from churn_assets.scoring import score_month, snapshot_columns
@@ -47,7 +50,9 @@ def gate_descriptions(spec: ModelSpec) -> dict[str, str]:
     }
 
 
-def build_predictions_asset(spec: ModelSpec, partitions_def: PartitionsDefinition, kind: str) -> AssetsDefinition:
+def build_predictions_asset(
+    spec: ModelSpec, partitions_def: PartitionsDefinition, kind: str, reports_dir: Path
+) -> AssetsDefinition:
     """Every eligible customer of the month scored once by the champion in force for that month."""
     key = model_key(spec.name, "predictions")
     descriptions = gate_descriptions(spec)
@@ -120,6 +125,10 @@ def build_predictions_asset(spec: ModelSpec, partitions_def: PartitionsDefinitio
             )
         checks = [check_result(gate, key) for gate in results]
         record_gates(warehouse, key, month, checks)
+        if not all(gate.passed for gate in results):
+            # The report asset will not run (blocked); stakeholders still get the month's page.
+            written = write_report(warehouse, spec, month, reports_dir)
+            context.log.info(f"NOT PUBLISHED page written to {written.html}")
         result = MaterializeResult(
             metadata={
                 "rows_scored": len(frame),

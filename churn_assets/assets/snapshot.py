@@ -2,6 +2,7 @@
 
 import datetime as dt
 import json
+from pathlib import Path
 
 import pandas as pd
 from dagster import (
@@ -32,6 +33,7 @@ from churn_assets.catalog import Catalog, SourceSpec
 from churn_assets.checks.contract import ContractSpec, validate_snapshot
 from churn_assets.checks.results import record_gates
 from churn_assets.modeling import frame_hash
+from churn_assets.reports import write_report
 from churn_assets.rules.lists import exclusion_problems
 from churn_assets.rules.months import add_months
 from churn_assets.warehouse import Warehouse
@@ -71,7 +73,7 @@ def contract_for(catalog: Catalog, source: SourceSpec) -> ContractSpec:
 
 
 def build_snapshot_asset(
-    catalog: Catalog, source: SourceSpec, partitions_def: PartitionsDefinition, kind: str
+    catalog: Catalog, source: SourceSpec, partitions_def: PartitionsDefinition, kind: str, reports_dir: Path
 ) -> AssetsDefinition:
     """The snapshot asset of one source, shared by every model that reads it."""
     key = snapshot_key(source.name)
@@ -152,6 +154,9 @@ def build_snapshot_asset(
             # Keep whatever was stored before: a bad month must not overwrite a good copy, and
             # the blocking check stops everything downstream.
             context.log.error(f"Data contract failed for {source.name} {month}: {contract.summary()}")
+            for model in catalog.models_of_source(source.name):
+                # Every model of the source is blocked this month: each gets its NOT PUBLISHED page.
+                write_report(warehouse, model, month, reports_dir)
             return MaterializeResult(
                 metadata={"rows": len(frame), "stored": False, "reason": contract.summary()},
                 check_results=[check],

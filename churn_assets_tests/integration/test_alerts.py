@@ -195,3 +195,50 @@ def test_without_channels_alerts_are_only_logged(monkeypatch):
     for variable in alerts.CHANNEL_VARIABLES.values():
         monkeypatch.delenv(variable, raising=False)
     assert alerts.notifier_from_environment().channels() == []
+
+
+def test_a_failed_churn_assets_run_alerts_through_the_daemon(history_copy, receiver, tmp_path):
+    """As `make ui` runs it: the daemon on the local instance with the sensors on by default; a
+    `churn-assets run` (in its own process, not launched by the daemon) fails a month; the run
+    alert and the gate alert reach the receiver. History from before the sensors started is not sent."""
+    import os
+    import time
+
+    from churn_assets.local_instance import prepare_local_instance
+    from churn_assets_tests.conftest import cli
+    from churn_assets_tests.integration.snowflake_fixtures import REPO, VENV_BIN, Process, processes, wait_until
+
+    dagster_home = prepare_local_instance(history_copy / "dagster")
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("DAGSTER_")},
+        "CHURN_HOME": str(history_copy),
+        "DAGSTER_HOME": str(dagster_home),
+    }
+    instance = DagsterInstance.from_config(str(dagster_home))
+
+    def sensors_started():
+        states = {s.name: s for s in instance.all_instigator_state() if s.name in alerts.SENSOR_NAMES}
+        return len(states) == 2 and all(s.instigator_data and s.instigator_data.cursor for s in states.values())
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    with processes(logs) as started:
+        daemon = [str(VENV_BIN / "dagster-daemon"), "run", "-w", str(REPO / "workspace.yaml")]
+        started.append(Process("daemon", daemon, env, logs))
+        wait_until(sensors_started, 180, "both alert sensors' first tick", started, interval=2)
+        assert receiver.received == []  # the history holds failed WARN checks: none replayed
+
+        apply_incident(str(history_copy / "warehouse.duckdb"), "scrambled-ids", END_MONTH)
+        month = END_MONTH.strftime("%Y-%m")
+        result = cli(history_copy, "run", "--from", month, "--to", month, env_extra={"DAGSTER_HOME": str(dagster_home)})
+        assert result.returncode != 0 and "NOT published" in result.stdout, result.stdout + result.stderr
+        started_waiting = time.monotonic()
+
+        def both_alerts():
+            kinds = {(h["kind"], h["check"]) for h in receiver.on("/hook")}
+            return ("run", None) in kinds and ("gate", "top_k_overlap") in kinds
+
+        wait_until(both_alerts, 180, "the run and gate alerts", started, interval=2)
+    (run_alert,) = [h for h in receiver.on("/hook") if h["kind"] == "run"]
+    assert run_alert["summary"].startswith("churn__predictions: ") and run_alert["month"] == str(END_MONTH)
+    print(f"alerts arrived {time.monotonic() - started_waiting:.0f} s after the run ended")
