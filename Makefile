@@ -6,7 +6,8 @@ CHURN_HOME ?= $(CURDIR)/.churn
 export CHURN_HOME
 # Sample business size for `make run` (see README).
 CUSTOMERS ?= 50000
-MONTHS ?= 24
+# Empty: the sample business runs from the catalogue's partitions_start to the last completed month.
+MONTHS ?=
 
 .PHONY: install run ui test ui-test-deps lint format docs validate-defs bench bench-quick clean test-unit test-integration \
 	check-branch-flow wheel image push-image check-sources train reference-predictions validate deploy release
@@ -21,7 +22,7 @@ $(BIN)/.installed: setup.py
 install: $(BIN)/.installed
 
 run: install
-	$(BIN)/churn-assets seed --if-missing --customers $(CUSTOMERS) --months $(MONTHS)
+	$(BIN)/churn-assets seed --if-missing --customers $(CUSTOMERS) $(if $(MONTHS),--months $(MONTHS))
 	$(BIN)/churn-assets migrate
 	$(BIN)/churn-assets run
 

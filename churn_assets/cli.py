@@ -23,7 +23,12 @@ def main(argv: list[str] | None = None) -> int:
 
     seed = commands.add_parser("seed", help="write the simulated sample business into the local DuckDB warehouse")
     seed.add_argument("--customers", type=int, default=50_000, help="customers in the first month (default 50,000)")
-    seed.add_argument("--months", type=int, default=24, help="monthly snapshots to simulate (default 24)")
+    seed.add_argument(
+        "--months",
+        type=int,
+        help="monthly snapshots to simulate (default: from the catalogue's partitions_start to the end month, so "
+        "the UI's partitions and the data begin together)",
+    )
     seed.add_argument("--seed", type=int, default=7, help="random seed (same seed, same business)")
     seed.add_argument("--end-month", help="last simulated month, YYYY-MM (default: last completed month)")
     seed.add_argument("--if-missing", action="store_true", help="do nothing if the warehouse already holds the source")
@@ -129,11 +134,19 @@ def _load():
 
 
 def _seed(args) -> int:
+    from churn_assets.rules.months import last_completed_month, month_range
     from churn_assets.simulate import seed_duckdb
 
-    _, environment = _load()
+    catalog, environment = _load()
     if environment.name != "local":
         raise UsageError("seed writes the simulated business into the local DuckDB warehouse only (CHURN_ENV=local)")
+    end_month = _month_arg(args.end_month, "--end-month") or last_completed_month()
+    if args.months is None:
+        args.months = len(month_range(catalog.partitions_start, end_month))
+        if args.months < 1:
+            raise UsageError(
+                f"the catalogue's partitions_start {catalog.partitions_start} is after the end month {end_month}"
+            )
     if args.customers < 1 or args.months < 1:
         raise UsageError("--customers and --months must be positive")
     if args.seed < 0:
@@ -150,7 +163,7 @@ def _seed(args) -> int:
         customers=args.customers,
         months=args.months,
         seed=args.seed,
-        end_month=_month_arg(args.end_month, "--end-month"),
+        end_month=end_month,
         progress=lambda message: print(f"  seed: {message}", flush=True),
     )
     print(

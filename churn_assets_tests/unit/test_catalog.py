@@ -187,7 +187,7 @@ def test_lenient_values_that_mean_one_thing_are_accepted(tmp_path, raw):
 def test_partitions_start_written_as_a_datetime_is_refused(tmp_path):
     path = tmp_path / "models.yaml"
     path.write_text(
-        DEFAULT_CATALOG.read_text().replace("partitions_start: 2024-01-01", "partitions_start: 2024-01-01 00:00:00")
+        DEFAULT_CATALOG.read_text().replace("partitions_start: 2024-09-01", "partitions_start: 2024-09-01 00:00:00")
     )
     with pytest.raises(CatalogError, match="key 'partitions_start': .* is a date and time"):
         load_catalog(path)
