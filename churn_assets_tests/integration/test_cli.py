@@ -63,3 +63,16 @@ def test_a_malformed_catalogue_is_one_line_and_exit_2(tmp_path):
     result = cli("run", env_extra={"CHURN_MODELS": str(bad)}, tmp_path=tmp_path)
     assert result.returncode == 2 and "not valid YAML" in result.stderr
     assert str(bad) in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_the_sample_business_begins_where_the_partitions_do(tmp_path):
+    """`make run` seeds without --months: from the catalogue's partitions_start to the end month, so
+    the UI does not count months before the data as missing."""
+    from churn_assets.catalog import load_catalog
+
+    seeded = cli("seed", "--customers", "200", "--end-month", "2025-06", tmp_path=tmp_path)
+    assert seeded.returncode == 0, seeded.stderr
+    start = load_catalog().partitions_start
+    assert f"{start:%Y-%m} .. 2025-06" in seeded.stdout, seeded.stdout
+    early = cli("seed", "--customers", "200", "--end-month", f"{start.year - 1}-01", tmp_path=tmp_path / "early")
+    assert early.returncode == 2 and "is after the end month" in early.stderr
