@@ -55,17 +55,8 @@ def sequential(home: Path, catalog: Path) -> float:
 def backfill(home: Path, catalog: Path, months: list[str], tick: float, work: Path) -> dict:
     import psycopg2
 
+    from churn_assets_tests.integration import snowflake_fixtures as fx
     from churn_assets_tests.integration.conftest import PG
-    from churn_assets_tests.integration.snowflake_fixtures import (
-        REPO,
-        VENV_BIN,
-        Process,
-        free_port,
-        graphql,
-        processes,
-        wait_until,
-        webserver_ready,
-    )
     from churn_assets_tests.integration.test_backfill import ASSETS, LAUNCH, STATUS
 
     database = f"churn_bench_{uuid.uuid4().hex[:10]}"
@@ -75,7 +66,7 @@ def backfill(home: Path, catalog: Path, months: list[str], tick: float, work: Pa
         cursor.execute(f'CREATE DATABASE "{database}"')
     dagster_home = work / f"dagster_home_{tick:g}"
     dagster_home.mkdir()
-    shutil.copy(REPO / "deploy" / "dagster.yaml", dagster_home / "dagster.yaml")
+    shutil.copy(fx.REPO / "deploy" / "dagster.yaml", dagster_home / "dagster.yaml")
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("CHURN_", "DAGSTER_"))},
         "DAGSTER_HOME": str(dagster_home),
@@ -91,29 +82,28 @@ def backfill(home: Path, catalog: Path, months: list[str], tick: float, work: Pa
     }
     logs = work / f"logs_{tick:g}"
     logs.mkdir()
-    port, workspace = free_port(), str(REPO / "workspace.yaml")
+    port, workspace = fx.free_port(), str(fx.REPO / "workspace.yaml")
     try:
-        with processes(logs) as started:
-            web = [str(VENV_BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(port), "-w", workspace]
-            started.append(Process("webserver", web, env, logs))
+        with fx.processes(logs) as started:
+            started.append(fx.webserver_process(port, workspace, env, logs))
             daemon = [sys.executable, "-m", "churn_assets_tests.integration.daemon_ticks", str(tick), "run"]
-            started.append(Process("daemon", daemon + ["-w", workspace], env, logs))
-            wait_until(lambda: webserver_ready(port), 180, "the webserver", started)
-            keys = wait_until(
-                lambda: [n["assetKey"] for n in graphql(port, ASSETS)["assetNodes"]], 180, "the assets", started
+            started.append(fx.Process("daemon", daemon + ["-w", workspace], env, logs))
+            fx.wait_until(lambda: fx.webserver_ready(port), 180, "the webserver", started)
+            keys = fx.wait_until(
+                lambda: [n["assetKey"] for n in fx.graphql(port, ASSETS)["assetNodes"]], 180, "the assets", started
             )
             time.sleep(5)  # the daemon has loaded the location too
             begun = time.perf_counter()
-            launched = graphql(
+            launched = fx.graphql(
                 port, LAUNCH, {"params": {"partitionNames": months, "assetSelection": keys, "fromFailure": False}}
             )["launchPartitionBackfill"]
             backfill_id = launched["backfillId"]
 
             def done():
-                status = graphql(port, STATUS, {"id": backfill_id})["partitionBackfillOrError"]["status"]
+                status = fx.graphql(port, STATUS, {"id": backfill_id})["partitionBackfillOrError"]["status"]
                 return status if status not in ("REQUESTED", "CANCELING", "FAILING") else None
 
-            status = wait_until(done, 7200, "the backfill", started, interval=1)
+            status = fx.wait_until(done, 7200, "the backfill", started, interval=1)
             elapsed = time.perf_counter() - begun
         connection = psycopg2.connect(dbname=database, **PG)
         with connection.cursor() as cursor:

@@ -178,6 +178,12 @@ class Process:
         self._file.close()
 
 
+def webserver_process(port: int, workspace: str, env: Mapping[str, str], log_dir: Path) -> Process:
+    """dagster-webserver on 127.0.0.1:`port` serving `workspace`."""
+    args = [str(VENV_BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(port), "-w", workspace]
+    return Process("webserver", args, env, log_dir)
+
+
 @contextmanager
 def processes(log_dir: Path) -> Iterator[list[Process]]:
     """Collects started processes and stops every one of them, whatever happens."""

@@ -19,12 +19,12 @@ import pytest
 from churn_assets_tests.conftest import query, run_pipeline, seed, shipped_catalogue_with
 from churn_assets_tests.integration.snowflake_fixtures import (
     REPO,
-    VENV_BIN,
     Process,
     free_port,
     graphql,
     processes,
     wait_until,
+    webserver_process,
     webserver_ready,
 )
 
@@ -123,14 +123,7 @@ def test_a_backfill_through_the_daemon_equals_the_sequential_run(tmp_path, catal
     logs.mkdir()
     workspace = str(REPO / "workspace.yaml")
     with processes(logs) as started:
-        started.append(
-            Process(
-                "webserver",
-                [str(VENV_BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(web_port), "-w", workspace],
-                env,
-                logs,
-            )
-        )
+        started.append(webserver_process(web_port, workspace, env, logs))
         started.append(
             Process(
                 "daemon",

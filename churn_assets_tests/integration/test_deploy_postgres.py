@@ -34,6 +34,7 @@ from churn_assets_tests.integration.snowflake_fixtures import (
     port_open,
     processes,
     wait_until,
+    webserver_process,
     webserver_ready,
 )
 
@@ -132,14 +133,7 @@ def test_monthly_run_launched_through_graphql_on_the_postgres_instance(tmp_path,
     with processes(logs) as started:
         started.append(Process("code-server-dev", code_server_args(dev_port), dev_env, logs))
         started.append(Process("code-server-prod", code_server_args(prod_port), prod_env, logs))
-        started.append(
-            Process(
-                "webserver",
-                [str(VENV_BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(web_port), "-w", workspace],
-                env,
-                logs,
-            )
-        )
+        started.append(webserver_process(web_port, workspace, env, logs))
         started.append(Process("daemon", [str(VENV_BIN / "dagster-daemon"), "run", "-w", workspace], env, logs))
 
         wait_until(lambda: port_open(dev_port) and port_open(prod_port), 120, "the code servers", started)
