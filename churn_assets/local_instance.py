@@ -11,11 +11,20 @@ import yaml
 
 from churn_assets.environment import REPO_ROOT
 
+# First line of every dagster.yaml this module writes: only such a file is ever rewritten.
+MARKER = "# Written by churn_assets/local_instance.py from the repo's dagster.yaml; edit that one instead."
+
 
 def prepare_local_instance(folder: Path) -> Path:
-    """Write `folder/dagster.yaml` for a local instance in `folder` and return the folder."""
+    """Write `folder/dagster.yaml` for a local instance in `folder` and return the folder.
+
+    A dagster.yaml this module did not write (a deployment's, with PostgreSQL storage and its
+    run launcher) is left exactly as it is and used: DAGSTER_HOME may point at a real instance."""
     folder = Path(folder).resolve()
     folder.mkdir(parents=True, exist_ok=True)
+    existing = folder / "dagster.yaml"
+    if existing.exists() and not existing.read_text().startswith(MARKER):
+        return folder
     source = REPO_ROOT / "dagster.yaml"
     config = yaml.safe_load(source.read_text()) if source.exists() else {}
     config["event_log_storage"] = {
@@ -23,7 +32,7 @@ def prepare_local_instance(folder: Path) -> Path:
         "class": "ConsolidatedSqliteEventLogStorage",
         "config": {"base_dir": str(folder / "history")},
     }
-    (folder / "dagster.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    existing.write_text(MARKER + "\n" + yaml.safe_dump(config, sort_keys=False))
     return folder
 
 

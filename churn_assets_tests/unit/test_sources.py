@@ -180,3 +180,25 @@ def test_a_step_error_is_shown_without_its_python_class_path():
     assert error_line(wrapped) == "No labelled month to train 'x'"
     plain = SerializableErrorInfo("ValueError: the holdout holds a single class\n", [], "ValueError")
     assert error_line(plain) == "the holdout holds a single class"
+
+
+def test_the_local_instance_never_rewrites_a_dagster_yaml_it_did_not_write(tmp_path):
+    import yaml
+
+    from churn_assets.local_instance import MARKER, prepare_local_instance
+
+    deployed = tmp_path / "deployed"
+    deployed.mkdir()
+    theirs = "run_storage:\n  module: dagster_postgres.run_storage\n  class: PostgresRunStorage\n"
+    (deployed / "dagster.yaml").write_text(theirs)
+    prepare_local_instance(deployed)
+    assert (deployed / "dagster.yaml").read_text() == theirs
+
+    local = prepare_local_instance(tmp_path / "local")
+    written = (local / "dagster.yaml").read_text()
+    assert written.startswith(MARKER)
+    config = yaml.safe_load(written)
+    assert config["event_log_storage"]["config"]["base_dir"] == str(local / "history")
+    (local / "dagster.yaml").write_text(written.replace("max_concurrent_runs: 2", "max_concurrent_runs: 9"))
+    prepare_local_instance(local)  # its own file is brought back to the repo's settings
+    assert (local / "dagster.yaml").read_text() == written
