@@ -72,10 +72,11 @@ bench: install
 	$(BIN)/python bench/overhead.py $(BENCH_FLAGS)
 	$(BIN)/python bench/models.py $(BENCH_FLAGS)
 	$(BIN)/python bench/scale.py $(BENCH_FLAGS)
+	$(BIN)/python bench/backfill.py $(BENCH_FLAGS)
 	$(BIN)/python bench/seed_speed.py --customers 1000000 --months 3
 
 bench-quick: install
-	for script in load gates overhead models scale; do $(BIN)/python bench/$$script.py --quick || exit 1; done
+	for script in load gates overhead models scale backfill; do $(BIN)/python bench/$$script.py --quick || exit 1; done
 
 clean:
 	rm -rf $(CHURN_HOME)
