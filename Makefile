@@ -9,7 +9,7 @@ CUSTOMERS ?= 50000
 # Empty: the sample business runs from the catalogue's partitions_start to the last completed month.
 MONTHS ?=
 
-.PHONY: install run ui test ui-test-deps lint format docs validate-defs bench bench-quick clean test-unit test-integration \
+.PHONY: install run ui test test-daemon ui-test-deps lint format docs validate-defs bench bench-quick clean test-unit test-integration \
 	check-branch-flow wheel image push-image check-sources train reference-predictions validate deploy release
 
 # Re-install only when setup.py changes.
@@ -33,7 +33,12 @@ ui: install
 # Tests train many small models while other processes (webserver, code server) run: one XGBoost
 # thread each avoids OpenMP threads spinning against each other on a 2-core machine.
 test: install ui-test-deps lint
-	CHURN_TRAIN_THREADS=$${CHURN_TRAIN_THREADS:-1} $(BIN)/python -m pytest churn_assets_tests/unit churn_assets_tests/integration -q --junitxml=test-results.xml
+	CHURN_TRAIN_THREADS=$${CHURN_TRAIN_THREADS:-1} $(BIN)/python -m pytest churn_assets_tests/unit churn_assets_tests/integration -q -m "not daemon" --junitxml=test-results.xml
+
+# Tests that run Dagster's daemon for minutes: a 6-month backfill against `churn-assets run`, the
+# alert sensors seeing a `churn-assets run` (~6 min). CI (.ci/run) runs them after `make test`.
+test-daemon: install
+	CHURN_TRAIN_THREADS=$${CHURN_TRAIN_THREADS:-1} $(BIN)/python -m pytest churn_assets_tests/integration -q -m daemon --junitxml=test-results-daemon.xml
 
 # The pipeline's Tests stage runs the two halves as separate jobs, each with its JUnit file.
 test-unit: install

@@ -197,6 +197,7 @@ def test_without_channels_alerts_are_only_logged(monkeypatch):
     assert alerts.notifier_from_environment().channels() == []
 
 
+@pytest.mark.daemon
 def test_a_failed_churn_assets_run_alerts_through_the_daemon(history_copy, receiver, tmp_path):
     """As `make ui` runs it: the daemon on the local instance with the sensors on by default; a
     `churn-assets run` (in its own process, not launched by the daemon) fails a month; the run
