@@ -30,6 +30,7 @@ def free_port() -> int:
 def webserver(completed_home, tmp_path_factory):
     home = tmp_path_factory.mktemp("ui")
     shutil.copy(completed_home / "warehouse.duckdb", home / "warehouse.duckdb")
+    shutil.copytree(completed_home / "dagster", home / "dagster")  # the run history of the last month
     dagster_instance(home)  # writes the project's instance config into home/dagster
     port = free_port()
     env = {**os.environ, "CHURN_HOME": str(home), "DAGSTER_HOME": str(home / "dagster")}
@@ -87,6 +88,10 @@ def test_graphql_asset_graph_has_every_model_chain_and_blocking_gates(webserver)
             parents = {"/".join(d["path"]) for d in nodes[downstream]["dependencyKeys"]}
             assert upstream in parents, (upstream, downstream)
         assert nodes[f"{model}/published_predictions"]["groupName"] == model
+        # What a month reads from the month before is lineage too (each on its own previous month).
+        for stage in ("model", "predictions"):
+            parents = {"/".join(d["path"]) for d in nodes[f"{model}/{stage}"]["dependencyKeys"]}
+            assert f"{model}/{stage}" in parents, (stage, parents)
         checks = {c["name"]: c["blocking"] for c in nodes[f"{model}/predictions"]["assetChecksOrError"]["checks"]}
         assert checks == {
             "top_k_overlap": True,
@@ -97,6 +102,7 @@ def test_graphql_asset_graph_has_every_model_chain_and_blocking_gates(webserver)
         }
         model_checks = {c["name"]: c["blocking"] for c in nodes[f"{model}/model"]["assetChecksOrError"]["checks"]}
         assert model_checks == {"holdout_auc": False, "not_worse_than_champion": False}
+    assert "customers/snapshot" in {"/".join(d["path"]) for d in nodes["customers/snapshot"]["dependencyKeys"]}
     contract = nodes["customers/snapshot"]["assetChecksOrError"]["checks"]
     assert contract == [{"name": "data_contract", "blocking": True}]
 
@@ -143,3 +149,18 @@ def test_the_lineage_page_renders_the_asset_graph(webserver, tmp_path):
     assert background < 0.97 * image.size[0] * image.size[1], "the page is blank"
     if os.environ.get("CHURN_SCREENSHOT_DIR"):  # keep the picture for a person to look at
         shutil.copy(shot, Path(os.environ["CHURN_SCREENSHOT_DIR"]) / "lineage.png")
+
+
+def test_the_model_plots_are_markdown_images_as_the_readme_says(webserver):
+    """README (UI section): plots are markdown metadata, shown behind [Show Markdown] in 1.13."""
+    url, _ = webserver
+    data = graphql(
+        url,
+        """{ assetOrError(assetKey: {path: ["churn", "model"]}) { ... on Asset { assetMaterializations(limit: 1) {
+        metadataEntries { label __typename ... on MarkdownMetadataEntry { mdStr } } } } } }""",
+    )
+    (materialization,) = data["assetOrError"]["assetMaterializations"]
+    entries = {e["label"]: e for e in materialization["metadataEntries"]}
+    for label in ("roc_curve", "feature_importance_plot"):
+        assert entries[label]["__typename"] == "MarkdownMetadataEntry"
+        assert entries[label]["mdStr"].startswith("![") and "data:image/svg+xml;base64," in entries[label]["mdStr"]
