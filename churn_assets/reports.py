@@ -50,7 +50,7 @@ def write_report(warehouse: Warehouse, spec: ModelSpec, month: dt.date, reports_
     else:  # not published (any more): no list file may suggest otherwise
         for stale in (folder / f"{month}.csv", folder / f"{month}-leaving.csv"):
             stale.unlink(missing_ok=True)
-    markdown = report_markdown(warehouse, spec, month)
+    markdown = report_markdown(warehouse, spec, month, changes=(full, leaving) if list_csv else None)
     path = _replace(folder / f"{month}.html", to_html(f"{spec.name} — {month}", markdown))
     return WrittenReport(path, list_csv, markdown)
 
@@ -138,8 +138,9 @@ def blocked_markdown(warehouse: Warehouse, spec: ModelSpec, month: dt.date, fail
     return "\n".join(lines)
 
 
-def report_markdown(warehouse: Warehouse, spec: ModelSpec, month: dt.date) -> str:
-    """The report's content as markdown (tables and embedded plots)."""
+def report_markdown(warehouse: Warehouse, spec: ModelSpec, month: dt.date, changes=None) -> str:
+    """The report's content as markdown (tables and embedded plots); `changes`: `list_changes` of
+    the month if the caller has them already."""
     failed = blocking_failures(warehouse, spec, month)
     if len(failed):
         return blocked_markdown(warehouse, spec, month, failed)
@@ -211,7 +212,7 @@ def report_markdown(warehouse: Warehouse, spec: ModelSpec, month: dt.date) -> st
             ),
             "",
         ]
-    full, leaving = list_changes(warehouse, spec, month, listed)
+    full, leaving = changes if changes is not None else list_changes(warehouse, spec, month, listed)
     entering = full[full["on_previous_list"] == "no"]
     lines += [
         "## The whole list",
