@@ -21,7 +21,7 @@ from churn_assets.catalog import Catalog, ModelSpec
 from churn_assets.definitions import ALL_MODELS_JOB, build_definitions
 from churn_assets.environment import Environment, reports_dir
 from churn_assets.keys import model_key, snapshot_key
-from churn_assets.rules.months import add_months, last_completed_month, month_range
+from churn_assets.rules.months import add_months, last_completed_month, month_range, training_months
 from churn_assets.run_guard import fail_abandoned_runs, month_lock, process_tags, refuse_if_held
 from churn_assets.simulate.seed import VIEW as SAMPLE_VIEW  # the view `churn-assets seed` writes
 from churn_assets.warehouse.files import FileSourceError, ensure_loaded
@@ -196,9 +196,7 @@ def _where(environment: Environment) -> str:
 def has_labelled_history(spec: ModelSpec, month: dt.date, available: list[dt.date]) -> bool:
     """Whether the source holds a month of the model's training window at `month` (for the summary
     of a month whose snapshot was refused, so its training set did not run to say)."""
-    first = add_months(month, -(spec.horizon_months + spec.training_window_months - 1))
-    last = add_months(month, -spec.horizon_months)
-    return any(first <= m <= last for m in available)
+    return any(m in available for m in training_months(month, spec.horizon_months, spec.training_window_months))
 
 
 def summarise(

@@ -36,23 +36,30 @@ class WrittenReport:
     markdown: str
 
 
+@dataclass(frozen=True)
+class ReportContent:
+    """A month's page as markdown, and for a published month its whole list and leaving customers."""
+
+    markdown: str
+    full_list: pd.DataFrame | None = None
+    leaving: pd.DataFrame | None = None
+
+
 def write_report(warehouse: Warehouse, spec: ModelSpec, month: dt.date, reports_dir: Path) -> WrittenReport:
     """Write `<reports_dir>/<model>/<month>.html` (and, for a published month, `<month>.csv` with
     the whole list and `<month>-leaving.csv`), each replaced atomically."""
     folder = reports_dir / spec.name
     folder.mkdir(parents=True, exist_ok=True)
+    content = report_content(warehouse, spec, month)
     list_csv = None
-    listed = published_list(warehouse, spec.name, month) if month_gates_passed(warehouse, spec.name, month) else None
-    if listed is not None and len(listed):
-        full, leaving = list_changes(warehouse, spec, month, listed)
-        list_csv = _replace(folder / f"{month}.csv", full.to_csv(index=False))
-        _replace(folder / f"{month}-leaving.csv", leaving.to_csv(index=False))
+    if content.full_list is not None and len(content.full_list):
+        list_csv = _replace(folder / f"{month}.csv", content.full_list.to_csv(index=False))
+        _replace(folder / f"{month}-leaving.csv", content.leaving.to_csv(index=False))
     else:  # not published (any more): no list file may suggest otherwise
         for stale in (folder / f"{month}.csv", folder / f"{month}-leaving.csv"):
             stale.unlink(missing_ok=True)
-    markdown = report_markdown(warehouse, spec, month, changes=(full, leaving) if list_csv else None)
-    path = _replace(folder / f"{month}.html", to_html(f"{spec.name} — {month}", markdown))
-    return WrittenReport(path, list_csv, markdown)
+    path = _replace(folder / f"{month}.html", to_html(f"{spec.name} — {month}", content.markdown))
+    return WrittenReport(path, list_csv, content.markdown)
 
 
 def _replace(path: Path, text: str) -> Path:
@@ -62,13 +69,13 @@ def _replace(path: Path, text: str) -> Path:
     return path
 
 
-def list_changes(warehouse: Warehouse, spec: ModelSpec, month: dt.date, listed: pd.DataFrame):
+def list_changes(warehouse: Warehouse, spec: ModelSpec, month: dt.date, listed: pd.DataFrame, scored_ids):
     """The month's whole list with `on_previous_list` (yes: relisted; no: entering), and the
     customers of the list in force before it who are not on it any more (leaving), with their
-    previous rank and whether they are still customers this month."""
+    previous rank and whether they are still customers this month (among `scored_ids`)."""
     previous_month = list_in_force_month(warehouse, spec.name, month)
     previous = published_list(warehouse, spec.name, previous_month) if previous_month else listed.iloc[0:0]
-    present = set(month_predictions(warehouse, spec.name, month).ids.tolist())
+    present = set(scored_ids.tolist())
     before = set(previous["customer_id"].tolist())
     now = set(listed["customer_id"].tolist())
     full = pd.DataFrame(
@@ -138,26 +145,28 @@ def blocked_markdown(warehouse: Warehouse, spec: ModelSpec, month: dt.date, fail
     return "\n".join(lines)
 
 
-def report_markdown(warehouse: Warehouse, spec: ModelSpec, month: dt.date, changes=None) -> str:
-    """The report's content as markdown (tables and embedded plots); `changes`: `list_changes` of
-    the month if the caller has them already."""
+def report_content(warehouse: Warehouse, spec: ModelSpec, month: dt.date) -> ReportContent:
+    """The report's content as markdown (tables and embedded plots), each stored table read once."""
     failed = blocking_failures(warehouse, spec, month)
     if len(failed):
-        return blocked_markdown(warehouse, spec, month, failed)
+        return ReportContent(blocked_markdown(warehouse, spec, month, failed))
     if month_gates_passed(warehouse, spec.name, month) is None:
         in_force = list_in_force_month(warehouse, spec.name, add_months(month, 1))
-        return "\n".join(
-            [
-                f"# {spec.name}: no list for {month}",
-                "",
-                "**NOT PUBLISHED**: no champion model was in force (no labelled month yet, or no version has "
-                "passed its quality gates), so nobody was scored.",
-                "",
-                f"List in force: {in_force or 'none'}.",
-            ]
+        return ReportContent(
+            "\n".join(
+                [
+                    f"# {spec.name}: no list for {month}",
+                    "",
+                    "**NOT PUBLISHED**: no champion model was in force (no labelled month yet, or no version has "
+                    "passed its quality gates), so nobody was scored.",
+                    "",
+                    f"List in force: {in_force or 'none'}.",
+                ]
+            )
         )
     listed = published_list(warehouse, spec.name, month)
-    scores = month_predictions(warehouse, spec.name, month).scores
+    scored = month_predictions(warehouse, spec.name, month)
+    scores = scored.scores
     version = int(listed["model_version"].iloc[0]) if len(listed) else None
     metrics = registry.version_metrics(warehouse, spec.name, version) if version is not None else {}
     gates = month_gates(
@@ -212,7 +221,7 @@ def report_markdown(warehouse: Warehouse, spec: ModelSpec, month: dt.date, chang
             ),
             "",
         ]
-    full, leaving = changes if changes is not None else list_changes(warehouse, spec, month, listed)
+    full, leaving = list_changes(warehouse, spec, month, listed, scored.ids)
     entering = full[full["on_previous_list"] == "no"]
     lines += [
         "## The whole list",
@@ -239,7 +248,7 @@ def report_markdown(warehouse: Warehouse, spec: ModelSpec, month: dt.date, chang
     ]
     lines += ["", "## Top 20 customers", "", "| rank | customer_id | score |", "|---|---|---|"]
     lines += [f"| {r.rank} | {r.customer_id} | {r.score:.4f} |" for r in listed.head(20).itertuples()]
-    return "\n".join(lines)
+    return ReportContent("\n".join(lines), full, leaving)
 
 
 def _short(stored: str) -> str:
