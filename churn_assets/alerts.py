@@ -35,6 +35,24 @@ CHANNEL_VARIABLES = {
     "webhook": "CHURN_ALERT_WEBHOOK_URL",
 }
 SENSOR_NAMES = ("gate_failure_alerts", "run_failure_alerts")
+# Every run of this code location carries its CHURN_ENV (jobs and `churn-assets run`), so an
+# instance that ever saw two environments still alerts each on its own runs only.
+ENV_TAG = "churn/env"
+
+
+def is_this_environments_run(run, environment: str, location_name: str | None) -> bool:
+    """Does `run` belong to this environment? By its `churn/env` tag; a run without one (assets
+    materialised from the UI run Dagster's implicit job, which has no tags) by the code location
+    that launched it."""
+    tagged = run.tags.get(ENV_TAG)
+    if tagged is not None:
+        return tagged == environment
+    origin = run.remote_job_origin
+    if origin is not None and location_name is not None:
+        return origin.location_name == location_name
+    return True
+
+
 # Check evaluations read per sensor tick; the cursor carries the rest to the next tick.
 BATCH = 200
 
@@ -184,10 +202,17 @@ def run_failure_cause(instance, run_id: str) -> str:
     return "; ".join(causes)
 
 
-def build_alert_sensors(models_of_source: dict[str, list[str]], jobs: set[str]):
+def build_alert_sensors(models_of_source: dict[str, list[str]], jobs: set[str], environment: str):
     """The gate-failure sensor (cursor on the event log) and the run-failure sensor, running by
     default wherever a daemon runs (`dagster dev` included): with no channel configured they only
-    log, and a new gate sensor starts from now instead of replaying the history."""
+    log, and a new gate sensor starts from now instead of replaying the history. Both alert on
+    `environment`'s runs only (is_this_environments_run)."""
+
+    def location_of(context) -> str | None:
+        # Sensor contexts know their code location; run-status sensor contexts do not (None).
+        origin = getattr(context, "code_location_origin", None)
+        return origin.location_name if origin is not None else None
+
     status = DefaultSensorStatus.RUNNING
 
     @sensor(
@@ -216,19 +241,29 @@ def build_alert_sensors(models_of_source: dict[str, list[str]], jobs: set[str]):
             limit=BATCH,
             ascending=True,
         )
-        sent = 0
+        sent = elsewhere = 0
+        location = location_of(context)
         for record in records:
             evaluation = record.event_log_entry.dagster_event.event_specific_data
             if not evaluation.passed:
                 run = context.instance.get_run_by_id(record.event_log_entry.run_id)
+                if run is not None and not is_this_environments_run(run, environment, location):
+                    elsewhere += 1
+                    context.update_cursor(str(record.storage_id))
+                    continue
                 note = gate_notification(record, dict(run.tags) if run else {}, alerts, models_of_source)
                 alerts.send(note, context.log)
                 sent += 1
             # Advance only past what was delivered: a failed delivery raises, the cursor stays,
             # and the next tick retries from there (nothing lost, nothing sent twice).
             context.update_cursor(str(record.storage_id))
+        if elsewhere:
+            context.log.info(f"{elsewhere} failed check(s) of runs of another environment: not alerted here")
         if not sent:
-            return SkipReason(f"no failed check among {len(records)} new evaluations")
+            return SkipReason(
+                f"no failed check of CHURN_ENV={environment} among {len(records)} new evaluations"
+                + (f" ({elsewhere} of another environment)" if elsewhere else "")
+            )
         return None
 
     @run_failure_sensor(
@@ -245,6 +280,8 @@ def build_alert_sensors(models_of_source: dict[str, list[str]], jobs: set[str]):
         # This location's jobs only (an instance serves one environment: docs/deployment.md).
         if run.job_name not in jobs:
             return SkipReason(f"run {run.run_id} of {run.job_name} is not one of this location's jobs")
+        if not is_this_environments_run(run, environment, location_of(context)):
+            return SkipReason(f"run {run.run_id} is a run of {run.tags.get(ENV_TAG)}, not of CHURN_ENV={environment}")
         error = run_failure_cause(context.instance, run.run_id) or context.failure_event.message or "run failed"
         alerts.send(
             Notification(

@@ -22,7 +22,7 @@ from dagster import (
     multiprocess_executor,
 )
 
-from churn_assets.alerts import build_alert_sensors, notifier_from_environment
+from churn_assets.alerts import ENV_TAG, build_alert_sensors, notifier_from_environment
 from churn_assets.assets.model import build_model_asset
 from churn_assets.assets.predictions import build_predictions_asset
 from churn_assets.assets.published import build_published_asset
@@ -72,13 +72,14 @@ def build_definitions(catalog: Catalog | None = None, environment: Environment |
                 model_job_name(spec.name),
                 selection=AssetSelection.groups(spec.name) | AssetSelection.assets(snapshot_key(spec.source.name)),
                 description=f"The monthly life of `{spec.name}`: snapshot, train, score, gate, publish.",
-                tags={"churn/model": spec.name},
+                tags={"churn/model": spec.name, ENV_TAG: environment.name},
             )
         )
     all_models = define_asset_job(
         ALL_MODELS_JOB,
         selection=AssetSelection.all(),
         description="Every model of the catalogue for one month; sources are snapshotted once.",
+        tags={ENV_TAG: environment.name},
     )
     monthly = build_schedule_from_partitioned_job(
         all_models,
@@ -97,6 +98,7 @@ def build_definitions(catalog: Catalog | None = None, environment: Environment |
         sensors=build_alert_sensors(
             {source: [m.name for m in catalog.models_of_source(source)] for source in catalog.sources},
             {ALL_MODELS_JOB, *(job.name for job in jobs)},
+            environment.name,
         ),
         resources={"warehouse": environment.warehouse, "alerts": notifier_from_environment()},
         # One DuckDB file takes one writing process at a time: run steps in-process locally.

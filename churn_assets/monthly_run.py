@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 from dagster import AssetKey, DagsterInstance
 
+from churn_assets.alerts import ENV_TAG
 from churn_assets.catalog import Catalog, ModelSpec
 from churn_assets.definitions import ALL_MODELS_JOB, build_definitions
 from churn_assets.environment import Environment, reports_dir
@@ -158,7 +159,12 @@ def run_months(
                 asset_selection=selection,
                 run_config=run_config,
                 raise_on_error=False,
-                tags={"churn/month": month.isoformat(), "churn/trigger": "churn-assets run", **process_tags()},
+                tags={
+                    "churn/month": month.isoformat(),
+                    "churn/trigger": "churn-assets run",
+                    ENV_TAG: environment.name,
+                    **process_tags(),
+                },
             )
         outcome = summarise(result, month, specs, sources, available)
         outcome.elapsed = time.monotonic() - started

@@ -152,6 +152,24 @@ def test_a_failed_run_is_one_notification(failed_month, receiver):
     assert "top_k_overlap" in hooks[0]["summary"]
 
 
+def test_a_failed_gate_of_another_environment_is_not_alerted_here(failed_month, receiver):
+    """An instance that sees runs of two environments (it should not: one instance each, but an
+    operator may point dev and prod at one) alerts each environment on its own runs only."""
+    home, run_id = failed_month
+    instance = DagsterInstance.local_temp(str(home / "dagster"))
+    assert instance.get_run_by_id(run_id).tags[alerts.ENV_TAG] == "local"  # churn-assets run tags its runs
+    instance.add_run_tags(run_id, {alerts.ENV_TAG: "prod"})  # the same failed month, as prod's run
+    defs, notifier = sensors(home)
+    context = build_sensor_context(instance=instance, cursor="0", resources={"alerts": notifier})
+    result = defs["gate_failure_alerts"].evaluate_tick(context)
+    assert receiver.received == []
+    assert "of another environment" in result.skip_message, result.skip_message
+
+    instance.add_run_tags(run_id, {alerts.ENV_TAG: "local"})  # back to this environment's run: alerted
+    tick(defs["gate_failure_alerts"], instance, notifier, "0")
+    assert [h["check"] for h in receiver.on("/hook")].count("top_k_overlap") == 1
+
+
 def test_switching_the_gate_sensor_on_replays_nothing_then_alerts_on_new_failures(failed_month, receiver):
     home, _ = failed_month
     instance = DagsterInstance.local_temp(str(home / "dagster"))
