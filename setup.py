@@ -39,6 +39,12 @@ setup(
         "tabulate>=0.9",
     ],
     extras_require={
+        # The deployed image: runs in their own containers (DockerRunLauncher) or Kubernetes jobs
+        # (K8sRunLauncher, Helm chart). Installed in .venv too, so deploy/constraints.txt pins them.
+        "deploy": [
+            "dagster-docker>=0.29,<0.30",
+            "dagster-k8s>=0.29,<0.30",
+        ],
         "test": [
             "pytest>=8",
             # The rank correlation is checked against scipy's; the UI screenshot is read with pillow.

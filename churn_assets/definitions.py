@@ -13,7 +13,6 @@ from dagster import (
     CodeReferencesMetadataValue,
     DefaultScheduleStatus,
     Definitions,
-    LocalFileCodeReference,
     MonthlyPartitionsDefinition,
     PreviewWarning,
     build_schedule_from_partitioned_job,
@@ -30,6 +29,7 @@ from churn_assets.assets.report import build_report_asset
 from churn_assets.assets.snapshot import build_snapshot_asset
 from churn_assets.assets.training import build_training_set_asset
 from churn_assets.catalog import Catalog, CatalogError, check_against_source, load_catalog
+from churn_assets.code_references import code_reference
 from churn_assets.environment import Environment, load_environment, reports_dir
 from churn_assets.keys import snapshot_key
 from churn_assets.warehouse.snapshots import known_source_columns
@@ -111,15 +111,15 @@ def with_code_references(assets: list[AssetsDefinition]) -> list[AssetsDefinitio
     does, but (1) through the retry wrapper to the asset's own module (Dagster's reads the file
     name of the wrapper and the line of the wrapped function), and (2) reading each function's
     position once: every model's assets share the six factory functions' code, and reading a
-    function's source lines tokenizes it (0.33 s of a 30-model load)."""
+    function's source lines tokenizes it (0.33 s of a 30-model load). In a deployed image the
+    reference is the file at the deployed commit in the repository (code_references.py)."""
     positions: dict = {}
     linked = []
     for asset in assets:
         function = inspect.unwrap(asset.op.compute_fn.decorated_fn)
         if function.__code__ not in positions:
-            positions[function.__code__] = LocalFileCodeReference(
-                file_path=os.path.abspath(inspect.getsourcefile(function)),
-                line_number=inspect.getsourcelines(function)[1],
+            positions[function.__code__] = code_reference(
+                os.path.abspath(inspect.getsourcefile(function)), inspect.getsourcelines(function)[1]
             )
         references = {
             "dagster/code_references": CodeReferencesMetadataValue(code_references=[positions[function.__code__]])

@@ -39,12 +39,14 @@ def churn_home() -> Path:
 def check_settings() -> None:
     """Settings every environment reads, checked when it loads (one line naming the variable), by
     the functions that read them at run time."""
+    from churn_assets.code_references import repository_link
     from churn_assets.modeling import threads
 
     try:
         threads()
     except ValueError as exc:
         raise EnvironmentError_(str(exc)) from None
+    repository_link()  # CHURN_GIT_URL / CHURN_GIT_COMMIT: both or neither, a host it can link to
 
 
 def reports_dir() -> Path:
