@@ -10,13 +10,14 @@ CUSTOMERS ?= 50000
 MONTHS ?=
 
 .PHONY: install run ui test test-daemon ui-test-deps lint format docs validate-defs bench bench-quick clean test-unit test-integration \
-	check-branch-flow wheel image push-image check-sources train reference-predictions validate deploy release
+	check-branch-flow wheel wheelhouse image lock docker-host test-stack stack-down check-sources train reference-predictions validate deploy release
 
 # Re-install only when setup.py changes.
-$(BIN)/.installed: setup.py
+# The versions are those of deploy/constraints.txt, which the image installs too (`make lock`).
+$(BIN)/.installed: setup.py deploy/constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,deploy]'
+	$(BIN)/python -m pip install --quiet --constraint deploy/constraints.txt -e '.[test,deploy]'
 	touch $@
 
 install: $(BIN)/.installed
@@ -109,12 +110,43 @@ wheel: install
 	rm -rf dist build
 	$(BIN)/python -m pip wheel --quiet --no-deps --wheel-dir dist .
 
-# The code-server image (deploy/Dockerfile, from that wheel) and its push: $(IMAGE):$(TAG).
-image: wheel
-	docker build -f deploy/Dockerfile -t $(IMAGE):$(TAG) .
+# After changing setup.py: pin what .venv now holds (the tests and the image use these versions).
+lock:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -e '.[test,deploy]'
+	{ sed -n '/^#/p' deploy/constraints.txt; $(BIN)/python -m pip freeze --exclude-editable; } > deploy/constraints.txt.new
+	mv deploy/constraints.txt.new deploy/constraints.txt
+	touch $(BIN)/.installed
 
-push-image:
-	docker push $(IMAGE):$(TAG)
+# The image's dependency layer: a wheel of every runtime dependency, at the pinned versions.
+wheelhouse: wheel
+	$(BIN)/python -m pip wheel --quiet --wheel-dir dist/deps --constraint deploy/constraints.txt \
+	    "./$$(ls dist/churn_assets-*.whl)[deploy]"
+	rm dist/deps/churn_assets-*.whl
+
+# Docker's engine and mmdebstrap from Debian's packages (dockerd started if it is not running).
+docker-host:
+	deploy/docker-host.sh start
+
+# The image (deploy/Dockerfile) on base images built from Debian packages; its ID (a sha256
+# digest) goes to dist/image-id.txt, and that ID is what every environment deploys.
+GIT_URL ?=
+GIT_COMMIT ?= $(if $(GIT_URL),$(shell git rev-parse HEAD))
+image: wheelhouse docker-host
+	$(BIN)/python deploy/stack.py base
+	$(BIN)/python deploy/stack.py build --tag $(TAG) --git-url "$(GIT_URL)" --git-commit "$(GIT_COMMIT)" \
+	    --id-file dist/image-id.txt
+
+# The dev stack as containers, end to end (PostgreSQL, code server, daemon, webserver, run
+# containers): a month through GraphQL, a 3-month backfill, a code-server redeploy mid-run.
+# Leaves nothing running: the stack is removed, and dockerd stopped if this target started it.
+test-stack: image
+	CHURN_STACK_IMAGE=$$(cat dist/image-id.txt) $(BIN)/python -m pytest churn_assets_tests/stack -q -m stack \
+	    --junitxml=test-results-stack.xml; status=$$?; deploy/docker-host.sh stop; exit $$status
+
+stack-down:
+	$(BIN)/python deploy/stack.py down --env dev
+	$(BIN)/python deploy/stack.py down --env prod
 
 # Every catalogue column exists in the sources of $CHURN_ENV (Snowflake is not queried at load).
 check-sources: install

@@ -1,11 +1,11 @@
 """Fixtures of the tests that run Dagster's deployed processes on the machine's PostgreSQL."""
 
 import os
-import shutil
 import uuid
 
 import psycopg2  # dagster-postgres's driver
 import pytest
+import yaml
 
 from churn_assets_tests.integration.snowflake_fixtures import REPO
 
@@ -47,10 +47,15 @@ def postgres_database():
 
 @pytest.fixture
 def deployment_env(tmp_path, postgres_database):
-    """Environment variables a deployment sets (docs/deployment.md), pointed at this machine."""
+    """Environment variables a deployment sets (docs/deployment.md), pointed at this machine, and
+    deploy/dagster.yaml as the instance, with one change: runs start as processes of the code
+    server (DefaultRunLauncher) instead of containers, which `make test-stack` runs for real."""
     home = tmp_path / "dagster_home"
     home.mkdir()
-    shutil.copy(REPO / "deploy" / "dagster.yaml", home / "dagster.yaml")
+    instance = yaml.safe_load((REPO / "deploy" / "dagster.yaml").read_text())
+    assert instance["run_launcher"]["class"] == "DockerRunLauncher"
+    instance["run_launcher"] = {"module": "dagster.core.launcher", "class": "DefaultRunLauncher"}
+    (home / "dagster.yaml").write_text(yaml.safe_dump(instance))
     base = {k: v for k, v in os.environ.items() if not k.startswith(("CHURN_", "DAGSTER_"))}
     return {
         **base,

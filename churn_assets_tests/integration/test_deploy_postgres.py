@@ -1,12 +1,11 @@
-"""The deployment as deploy/ describes it, on this machine: a PostgreSQL-backed instance
-(deploy/dagster.yaml), one gRPC code server per environment started with the image's CMD
-(deploy/Dockerfile), and dagster-webserver and dagster-daemon on deploy/workspace.yaml.
-A monthly run is launched through the GraphQL API, queued, run, and its check evaluations
-land in PostgreSQL.
+"""One environment's deployment as deploy/ describes it, as processes on this machine (the same,
+as containers, is `make test-stack`): a PostgreSQL-backed instance (deploy/dagster.yaml), the
+gRPC code server started with the image's CMD (deploy/Dockerfile), and dagster-webserver and
+dagster-daemon on deploy/workspace.yaml. A monthly run is launched through the GraphQL API,
+queued, run, and its check evaluations land in PostgreSQL.
 
-The dev location's code server runs the local DuckDB warehouse (a Snowflake cannot be faked
-across processes); the prod location's runs CHURN_ENV=prod with fake credentials, which loads
-without connecting. The Snowflake code path itself is tested in test_snowflake_dev.py.
+The code server runs the local DuckDB warehouse (a Snowflake cannot be faked across processes);
+the Snowflake code path itself is tested in test_snowflake_dev.py.
 """
 
 from __future__ import annotations
@@ -21,8 +20,6 @@ import pytest
 from churn_assets_tests.conftest import run_pipeline, seed
 from churn_assets_tests.integration.conftest import PG
 from churn_assets_tests.integration.snowflake_fixtures import (
-    FAKE_CREDENTIALS,
-    FAKE_SETTINGS,
     REPO,
     VENV_BIN,
     Process,
@@ -49,7 +46,8 @@ RUN_TIMEOUT = 300
 
 def test_image_serves_the_code_location_as_this_test_starts_it():
     instructions = dockerfile_instructions()
-    assert instructions[0] == ("FROM", "python:3.11-slim")
+    # The base image is a build argument (built from Debian packages by deploy/stack.py base).
+    assert instructions[:2] == [("ARG", "BASE_IMAGE=churn-assets-base:bookworm"), ("FROM", "${BASE_IMAGE}")]
     command = dockerfile_command()
     assert command[:3] == ["dagster", "code-server", "start"]
     assert command[command.index("--module-name") + 1] == "churn_assets"
@@ -58,19 +56,14 @@ def test_image_serves_the_code_location_as_this_test_starts_it():
     assert ("EXPOSE", port) in instructions
     (health,) = [arguments for keyword, arguments in instructions if keyword == "HEALTHCHECK"]
     assert "grpc-health-check" in health and f'"--port", "{port}"' in health
-    (env,) = [arguments for keyword, arguments in instructions if keyword == "ENV"]
+    env = next(arguments for keyword, arguments in instructions if keyword == "ENV" and "DAGSTER_HOME" in arguments)
     home = re.search(r"DAGSTER_HOME=(\S+)", env).group(1)
     assert ("COPY", f"deploy/dagster.yaml deploy/workspace.yaml {home}/") in instructions
-    # It installs the wheel the Build stage built and tested, and does not run as root.
-    assert ("COPY", "dist/churn_assets-*.whl /tmp/wheels/") in instructions
+    # The dependency layer (pinned wheels) comes before the project's wheel, which the Build stage
+    # built and tested; it does not run as root.
+    copies = [arguments for keyword, arguments in instructions if keyword == "COPY"]
+    assert copies.index("dist/deps/ /tmp/deps/") < copies.index("dist/churn_assets-*.whl /tmp/wheels/")
     assert ("USER", "churn") in instructions
-    ignored = (REPO / "deploy" / "Dockerfile.dockerignore").read_text().split()
-    assert ignored[ignored.index("*") :] == [
-        "*",
-        "!dist/churn_assets-*.whl",
-        "!deploy/dagster.yaml",
-        "!deploy/workspace.yaml",
-    ]
 
 
 def test_instance_config_is_postgres_and_queued(deployment_env, monkeypatch):
@@ -110,36 +103,27 @@ def test_monthly_run_launched_through_graphql_on_the_postgres_instance(tmp_path,
     seed(churn_home, customers=3000, months=6, end_month=END)  # enough positives to judge the first holdout
     assert run_pipeline(churn_home, last=dt.date(2025, 5, 1), models=[MODEL]).all_succeeded
 
-    dev_port, prod_port, web_port = free_port(), free_port(), free_port()
+    code_port, web_port = free_port(), free_port()
     env = {
         **deployment_env,
-        "CHURN_DEV_CODE_SERVER_HOST": "127.0.0.1",
-        "CHURN_DEV_CODE_SERVER_PORT": str(dev_port),
-        "CHURN_PROD_CODE_SERVER_HOST": "127.0.0.1",
-        "CHURN_PROD_CODE_SERVER_PORT": str(prod_port),
-    }
-    dev_env = {**env, "CHURN_ENV": "local", "CHURN_HOME": str(churn_home)}
-    prod_env = {
-        **env,
-        "CHURN_ENV": "prod",
-        **FAKE_CREDENTIALS,
-        **FAKE_SETTINGS,
-        "CHURN_SNOWFLAKE_ROLE": "CHURN_PROD_RW",
+        "CHURN_CODE_SERVER_HOST": "127.0.0.1",
+        "CHURN_CODE_SERVER_PORT": str(code_port),
+        "CHURN_ENV": "local",
+        "CHURN_HOME": str(churn_home),
     }
     workspace = str(REPO / "deploy" / "workspace.yaml")
     logs = tmp_path / "logs"
     logs.mkdir()
 
     with processes(logs) as started:
-        started.append(Process("code-server-dev", code_server_args(dev_port), dev_env, logs))
-        started.append(Process("code-server-prod", code_server_args(prod_port), prod_env, logs))
+        started.append(Process("code-server", code_server_args(code_port), env, logs))
         started.append(webserver_process(web_port, workspace, env, logs))
         started.append(Process("daemon", [str(VENV_BIN / "dagster-daemon"), "run", "-w", workspace], env, logs))
 
-        wait_until(lambda: port_open(dev_port) and port_open(prod_port), 120, "the code servers", started)
+        wait_until(lambda: port_open(code_port), 120, "the code server", started)
         # The image's HEALTHCHECK answers against a running code server.
         health = subprocess.run(
-            [str(VENV_BIN / "dagster"), "api", "grpc-health-check", "--port", str(dev_port)],
+            [str(VENV_BIN / "dagster"), "api", "grpc-health-check", "--port", str(code_port)],
             capture_output=True,
             text=True,
             timeout=60,
@@ -147,20 +131,16 @@ def test_monthly_run_launched_through_graphql_on_the_postgres_instance(tmp_path,
         )
         assert health.returncode == 0, health.stdout + health.stderr
         wait_until(lambda: webserver_ready(web_port), 120, "the webserver", started)
-        locations = wait_until(
-            lambda: (lambda l: l if len(l) == 2 else None)(loaded_locations(web_port)),
-            120,
-            "both code locations",
-            started,
-        )
-        assert locations == {"churn_dev": "RepositoryLocation", "churn_prod": "RepositoryLocation"}, locations
+        locations = wait_until(lambda: loaded_locations(web_port) or None, 120, "the code location", started)
+        # One instance per environment: its workspace holds its one code location.
+        assert locations == {"churn_assets": "RepositoryLocation"}, locations
 
         client = DagsterGraphQLClient("127.0.0.1", port_number=web_port, timeout=60)
         # Two runs of the same month, submitted together: the queue must not let them overlap.
         run_ids = [
             client.submit_job_execution(
                 f"{MODEL}_monthly",
-                repository_location_name="churn_dev",
+                repository_location_name="churn_assets",
                 repository_name="__repository__",
                 tags={"dagster/partition": MONTH, "churn/trigger": "graphql test"},
             )
