@@ -10,7 +10,8 @@ CUSTOMERS ?= 50000
 MONTHS ?=
 
 .PHONY: install run ui test test-daemon ui-test-deps lint format docs validate-defs bench bench-quick clean test-unit test-integration \
-	check-branch-flow wheel wheelhouse image lock docker-host test-stack stack-down check-sources train reference-predictions validate deploy release
+	check-branch-flow wheel wheelhouse image push-image promote-image lock docker-host test-stack stack-down \
+	pipeline-month instance-home champion-version check-sources train reference-predictions validate deploy release
 
 # Re-install only when setup.py changes.
 # The versions are those of deploy/constraints.txt, which the image installs too (`make lock`).
@@ -89,6 +90,7 @@ clean:
 
 # -- The pipeline's steps (azure-pipelines.yml calls these; each runs locally too) -------------
 # Months are YYYY-MM: MONTH defaults to the last completed month, PRIOR_MONTH to the one before.
+# In the pipeline the Train stage computes them once (`make pipeline-month`) and passes them on.
 MONTH ?= $(shell $(PYTHON) -c "import datetime as d; m = d.date.today().replace(day=1) - d.timedelta(days=1); print(m.strftime('%Y-%m'))")
 PRIOR_MONTH ?= $(shell $(PYTHON) -c "import datetime as d; m = d.date.fromisoformat('$(MONTH)-01') - d.timedelta(days=1); print(m.strftime('%Y-%m'))")
 TRAIN_FROM ?= $(MONTH)
@@ -96,6 +98,12 @@ MODEL ?= churn
 REFERENCE_PREDS ?= $(CHURN_HOME)/reference_predictions.parquet
 IMAGE ?= churn-assets
 TAG ?= $(shell git rev-parse HEAD 2>/dev/null || echo local)
+# Images are found again by the tree they were built from: a merge dev -> prod (or prod -> main)
+# that changes nothing has the same tree, so prod and main get the very image dev tested.
+TREE ?= $(shell git rev-parse 'HEAD^{tree}' 2>/dev/null || echo local)
+IMAGE_REF_FILE := dist/image-ref.txt
+# Azure DevOps reads `##vso[...]` lines of a step's output as output variables for later stages.
+set-output = echo "$(1)=$(2)"; echo "\#\#vso[task.setvariable variable=$(1);isOutput=true]$(2)"
 
 # Pull requests go feat/* -> dev -> prod -> main ($SOURCE_BRANCH and $TARGET_BRANCH, refs/heads/ optional).
 check-branch-flow:
@@ -130,12 +138,14 @@ docker-host:
 
 # The image (deploy/Dockerfile) on base images built from Debian packages; its ID (a sha256
 # digest) goes to dist/image-id.txt, and that ID is what every environment deploys.
+# BASE_IMAGE: any image with Python 3.11 (venv) and libgomp1; the default is built here.
+BASE_IMAGE ?= churn-assets-base:bookworm
 GIT_URL ?=
 GIT_COMMIT ?= $(if $(GIT_URL),$(shell git rev-parse HEAD))
 image: wheelhouse docker-host
-	$(BIN)/python deploy/stack.py base
-	$(BIN)/python deploy/stack.py build --tag $(TAG) --git-url "$(GIT_URL)" --git-commit "$(GIT_COMMIT)" \
-	    --id-file dist/image-id.txt
+	$(if $(filter churn-assets-base:bookworm,$(BASE_IMAGE)),$(BIN)/python deploy/stack.py base)
+	$(BIN)/python deploy/stack.py build --base-image $(BASE_IMAGE) --tag $(TAG) \
+	    --git-url "$(GIT_URL)" --git-commit "$(GIT_COMMIT)" --id-file dist/image-id.txt
 
 # The dev stack as containers, end to end (PostgreSQL, code server, daemon, webserver, run
 # containers): a month through GraphQL, a 3-month backfill, a code-server redeploy mid-run.
@@ -148,14 +158,45 @@ stack-down:
 	$(BIN)/python deploy/stack.py down --env dev
 	$(BIN)/python deploy/stack.py down --env prod
 
+# The image pushed under its tree's tag; its digest (registry@sha256:...) is what every environment deploys.
+push-image:
+	docker tag "$$(cat dist/image-id.txt)" $(IMAGE):tree-$(TREE)
+	docker push --quiet $(IMAGE):tree-$(TREE)
+	docker image inspect --format '{{index .RepoDigests 0}}' $(IMAGE):tree-$(TREE) > $(IMAGE_REF_FILE)
+	@$(call set-output,IMAGE_REF,$$(cat $(IMAGE_REF_FILE)))
+
+# prod and main build nothing: they take the image dev built from this tree, by digest, or stop.
+promote-image:
+	mkdir -p dist
+	docker pull --quiet $(IMAGE):tree-$(TREE) >/dev/null || { echo "no image of tree $(TREE) in the registry: \
+	prod and main deploy only what dev built and tested (merge dev first)" >&2; exit 1; }
+	docker image inspect --format '{{index .RepoDigests 0}}' $(IMAGE):tree-$(TREE) > $(IMAGE_REF_FILE)
+	@$(call set-output,IMAGE_REF,$$(cat $(IMAGE_REF_FILE)))
+
 # Every catalogue column exists in the sources of $CHURN_ENV (Snowflake is not queried at load).
 check-sources: install
 	$(BIN)/churn-assets check
+
+# The months of this pipeline run, computed once (Train), read by Validation as output variables.
+pipeline-month:
+	@$(call set-output,MONTH,$(MONTH))
+	@$(call set-output,PRIOR_MONTH,$(PRIOR_MONTH))
+
+# $DAGSTER_HOME for `churn-assets run` on an agent: the environment's instance (deploy/dagster.yaml,
+# PostgreSQL from DAGSTER_POSTGRES_*), in a folder outside the checkout. An existing file is kept.
+instance-home:
+	test -n "$(DAGSTER_HOME)" || { echo "set DAGSTER_HOME (a folder outside the checkout)" >&2; exit 1; }
+	mkdir -p "$(DAGSTER_HOME)"
+	test -f "$(DAGSTER_HOME)/dagster.yaml" || cp deploy/dagster.yaml "$(DAGSTER_HOME)/dagster.yaml"
 
 # Materialise $(MONTH) in $CHURN_ENV (months from $(TRAIN_FROM)), recorded in the instance at $DAGSTER_HOME.
 train: install
 	$(BIN)/churn-assets migrate
 	$(BIN)/churn-assets run --from $(TRAIN_FROM) --to $(MONTH)
+
+# The version of $(MODEL) that is champion for $(MONTH) after Train: Validation's --val-model-version.
+champion-version: install
+	@version=$$($(BIN)/churn-assets champion --model $(MODEL) --month $(MONTH)) && $(call set-output,MODEL_VERSION,$$version)
 
 # The Validation stage: $(MODEL)'s predictions of $(MONTH) in $CHURN_ENV against a reference month
 # exported first (in the pipeline: prod's $(PRIOR_MONTH), read with CHURN_ENV=prod and a read-only role).
@@ -163,19 +204,24 @@ reference-predictions: install
 	mkdir -p $(dir $(REFERENCE_PREDS))
 	$(BIN)/churn-assets export-predictions --model $(MODEL) --month $(PRIOR_MONTH) --out $(REFERENCE_PREDS)
 
+VAL_MODEL_VERSION ?=
 validate: install
+	test -n "$(VAL_MODEL_VERSION)" || { echo "set VAL_MODEL_VERSION: the version Train registered (make champion-version)" >&2; exit 1; }
 	$(BIN)/python -m pytest churn_assets_tests/validation -vv --junitxml=validation_test_results.xml \
-	    --val-model=$(MODEL) --prev-month-preds=$(REFERENCE_PREDS) --curr-month-preds=warehouse:$(MODEL)/$(MONTH)
+	    --val-model=$(MODEL) --val-model-version=$(VAL_MODEL_VERSION) \
+	    --prev-month-preds=$(REFERENCE_PREDS) --curr-month-preds=warehouse:$(MODEL)/$(MONTH)
 
-# Point the code server of $DEPLOY_ENV (Azure Container App churn-code-server-<env>) at $(IMAGE):$(TAG).
+# Roll $(IMAGE_REF) out on the Docker host of $(DEPLOY_ENV) (the pipeline's deployment job runs
+# there): `dagster instance migrate`, then code server, daemon and webserver replaced (deploy/stack.py).
+STACK_ENV_FILE ?= /etc/churn-assets/$(DEPLOY_ENV).env
 deploy:
-	test -n "$(DEPLOY_ENV)" && test -n "$(AZURE_RESOURCE_GROUP)"
-	az containerapp update --name churn-code-server-$(DEPLOY_ENV) --resource-group $(AZURE_RESOURCE_GROUP) --image $(IMAGE):$(TAG)
+	test -n "$(DEPLOY_ENV)" && test -n "$(IMAGE_REF)"
+	$(PYTHON) deploy/stack.py deploy --env $(DEPLOY_ENV) --image $(IMAGE_REF) --env-file $(STACK_ENV_FILE)
 
-# What main archives: the wheel in dist/, the deploy files, and which image and commit they are.
+# What main archives: the wheel in dist/, the deploy files, and which image (by digest) and commit they are.
 release:
 	rm -rf dist/release
 	mkdir -p dist/release
-	cp dist/churn_assets-*.whl deploy/* dist/release/
-	printf '{"wheel": "%s", "image": "%s", "commit": "%s"}\n' "$$(cd dist && ls churn_assets-*.whl)" "$(IMAGE):$(TAG)" \
+	cp -r dist/churn_assets-*.whl deploy/* dist/release/
+	printf '{"wheel": "%s", "image": "%s", "commit": "%s"}\n' "$$(cd dist && ls churn_assets-*.whl)" "$(IMAGE_REF)" \
 	    "$$(git rev-parse HEAD 2>/dev/null || echo unknown)" > dist/release/release.json

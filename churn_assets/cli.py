@@ -64,6 +64,12 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument("--month", required=True, help="month, YYYY-MM")
     export.add_argument("--out", required=True, help="file to write: .parquet or .csv")
 
+    champion = commands.add_parser(
+        "champion", help="print the version of a model that is champion for a month (the one that scores it)"
+    )
+    champion.add_argument("--model", default="churn", help="catalogue model (default churn)")
+    champion.add_argument("--month", required=True, help="month, YYYY-MM")
+
     commands.add_parser("check", help="check the catalogue against the sources of CHURN_ENV")
     commands.add_parser(
         "migrate", help="bring the warehouse tables of CHURN_ENV to the current types (month columns as DATE)"
@@ -81,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
             "incident": _incident,
             "validate": _validate,
             "export-predictions": _export_predictions,
+            "champion": _champion,
             "check": _check,
             "migrate": _migrate,
         }[args.command](args)
@@ -383,6 +390,21 @@ def query_warehouse_read_only(database: str, query: str):
         if result.description is None:
             raise UsageError("the statement returns no rows; sql runs read-only queries (SELECT, DESCRIBE, ...)")
         return result.df()
+
+
+def _champion(args) -> int:
+    """Only the number on stdout: the pipeline's Train stage hands it to Validation."""
+    from churn_assets.warehouse.registry import champion_for
+
+    catalog, environment = _load()
+    if args.model not in catalog.models:
+        raise UsageError(f"--model: unknown model {args.model!r}; the catalogue has {sorted(catalog.models)}")
+    month = _month_arg(args.month, "--month")
+    version = champion_for(environment.warehouse, args.model, month)
+    if version is None:
+        raise UsageError(f"model {args.model!r} has no champion for {month} in CHURN_ENV={environment.name}")
+    print(version.version)
+    return 0
 
 
 def _export_predictions(args) -> int:

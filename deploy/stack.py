@@ -82,7 +82,7 @@ def build_base_images(force: bool = False) -> None:
             docker("import", str(tarball), name, capture=True)
 
 
-def build_image(git_url: str, git_commit: str, tag: str) -> str:
+def build_image(git_url: str, git_commit: str, tag: str, base_image: str = BASE_IMAGE) -> str:
     """The churn_assets image from dist/ (`make wheelhouse`); returns its ID (sha256 digest)."""
     wheels = sorted((REPO / "dist").glob("churn_assets-*.whl"))
     deps = REPO / "dist" / "deps"
@@ -102,7 +102,7 @@ def build_image(git_url: str, git_commit: str, tag: str) -> str:
             "--file",
             str(context / "deploy" / "Dockerfile"),
             "--build-arg",
-            f"BASE_IMAGE={BASE_IMAGE}",
+            f"BASE_IMAGE={base_image}",
             "--build-arg",
             f"GIT_URL={git_url}",
             "--build-arg",
@@ -323,6 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     build.add_argument("--git-url", default="", help="repository URL for the UI's code references")
     build.add_argument("--git-commit", default="", help="the commit built (with --git-url)")
     build.add_argument("--tag", default="local")
+    build.add_argument("--base-image", default=BASE_IMAGE, help="Python 3.11 with venv and libgomp1")
     build.add_argument("--id-file", type=Path, help="write the image ID (sha256 digest) to this file")
     for name in ("up", "deploy"):
         command = commands.add_parser(name, help="start the environment" if name == "up" else "roll out an image")
@@ -342,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "base":
         build_base_images(args.force)
     elif args.command == "build":
-        image_id = build_image(args.git_url, args.git_commit, args.tag)
+        image_id = build_image(args.git_url, args.git_commit, args.tag, args.base_image)
         if args.id_file:
             args.id_file.write_text(image_id + "\n")
     elif args.command == "down":
