@@ -40,6 +40,14 @@ SENSOR_NAMES = ("gate_failure_alerts", "run_failure_alerts")
 ENV_TAG = "churn/env"
 
 
+def is_this_locations_job(run, jobs: set[str], asset_keys: set) -> bool:
+    """One of this location's jobs, or Dagster's implicit asset job (assets materialised from the
+    UI, and backfills) run on this location's assets."""
+    if run.job_name in jobs:
+        return True
+    return run.job_name.startswith("__ASSET_JOB") and bool(set(run.asset_selection or ()) & asset_keys)
+
+
 def is_this_environments_run(run, environment: str, location_name: str | None) -> bool:
     """Does `run` belong to this environment? By its `churn/env` tag; a run without one (assets
     materialised from the UI run Dagster's implicit job, which has no tags) by the code location
@@ -202,7 +210,7 @@ def run_failure_cause(instance, run_id: str) -> str:
     return "; ".join(causes)
 
 
-def build_alert_sensors(models_of_source: dict[str, list[str]], jobs: set[str], environment: str):
+def build_alert_sensors(models_of_source: dict[str, list[str]], jobs: set[str], asset_keys: set, environment: str):
     """The gate-failure sensor (cursor on the event log) and the run-failure sensor, running by
     default wherever a daemon runs (`dagster dev` included): with no channel configured they only
     log, and a new gate sensor starts from now instead of replaying the history. Both alert on
@@ -278,7 +286,7 @@ def build_alert_sensors(models_of_source: dict[str, list[str]], jobs: set[str], 
     def run_failure_alerts(context: RunFailureSensorContext, alerts: AlertNotifier):
         run = context.dagster_run
         # This location's jobs only (an instance serves one environment: docs/deployment.md).
-        if run.job_name not in jobs:
+        if not is_this_locations_job(run, jobs, asset_keys):
             return SkipReason(f"run {run.run_id} of {run.job_name} is not one of this location's jobs")
         if not is_this_environments_run(run, environment, location_of(context)):
             return SkipReason(f"run {run.run_id} is a run of {run.tags.get(ENV_TAG)}, not of CHURN_ENV={environment}")

@@ -98,6 +98,7 @@ def build_definitions(catalog: Catalog | None = None, environment: Environment |
         sensors=build_alert_sensors(
             {source: [m.name for m in catalog.models_of_source(source)] for source in catalog.sources},
             {ALL_MODELS_JOB, *(job.name for job in jobs)},
+            {key for asset in assets for key in asset.keys},
             environment.name,
         ),
         resources={"warehouse": environment.warehouse, "alerts": notifier_from_environment()},

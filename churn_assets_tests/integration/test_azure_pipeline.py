@@ -69,6 +69,18 @@ def script_steps() -> list[tuple[str, str, dict, str]]:
     return found
 
 
+def make(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """`make ARGS` in this checkout (its venv taken as installed), output captured."""
+    return subprocess.run(
+        ["make", "--no-print-directory", "-o", INSTALLED, *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+
+
 def make_targets(command: str) -> list[str]:
     match = re.fullmatch(r"make((?: [a-z][a-z0-9-]*)+)", command)
     assert match, f"script step {command!r} is not `make <targets>`"
@@ -143,13 +155,7 @@ def test_one_image_built_on_dev_and_promoted_by_digest():
     }
     assert refs["deploy_dev"] == "$[ stageDependencies.Build.build.outputs['built.IMAGE_REF'] ]"
     assert refs["deploy_prod"] == refs["archive"] == "$[ stageDependencies.Build.build.outputs['promoted.IMAGE_REF'] ]"
-    dry = subprocess.run(
-        ["make", "-n", "-o", INSTALLED, "promote-image", "push-image", "IMAGE=registry.example/churn-assets"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    dry = make("-n", "promote-image", "push-image", "IMAGE=registry.example/churn-assets")
     tree = subprocess.run(["git", "rev-parse", "HEAD^{tree}"], cwd=REPO, capture_output=True, text=True).stdout.strip()
     assert f"docker pull --quiet registry.example/churn-assets:tree-{tree}" in dry.stdout
     assert f"docker push --quiet registry.example/churn-assets:tree-{tree}" in dry.stdout
@@ -167,13 +173,7 @@ def test_each_environment_deploys_with_its_own_variables_and_service_connection(
         assert deploy["env"]["DEPLOY_ENV"] == env
     assert connections == {"dev": "churn-acr-dev", "prod": "churn-acr-prod"}
     # The deploy migrates the instance and replaces code server, daemon and webserver.
-    dry = subprocess.run(
-        ["make", "-n", "deploy", "DEPLOY_ENV=prod", "IMAGE_REF=r/churn-assets@sha256:ab"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    ).stdout
+    dry = make("-n", "deploy", "DEPLOY_ENV=prod", "IMAGE_REF=r/churn-assets@sha256:ab").stdout
     assert (
         "deploy/stack.py deploy --env prod --image r/churn-assets@sha256:ab --env-file /etc/churn-assets/prod.env"
         in dry
@@ -201,13 +201,7 @@ def test_month_and_model_version_are_computed_once_and_passed_on():
     (validate,) = [s for s in steps_of(job("Validation", "validation")) if s.get("script") == "make validate"]
     assert validate["env"]["VAL_MODEL_VERSION"] == "$(VAL_MODEL_VERSION)"
     # Without a version, validate refuses instead of skipping the check.
-    result = subprocess.run(
-        ["make", "--no-print-directory", "-o", INSTALLED, "validate", "VAL_MODEL_VERSION="],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = make("validate", "VAL_MODEL_VERSION=")
     assert result.returncode != 0 and "set VAL_MODEL_VERSION" in result.stderr
 
 
@@ -275,9 +269,7 @@ def test_every_script_step_is_a_makefile_target(tmp_path):
     for stage_name, job_name, _, command in steps:
         for target in make_targets(command):
             # A dry run: the target exists and its recipe expands (it runs nothing).
-            result = subprocess.run(
-                ["make", "-n", "-o", INSTALLED, target], cwd=REPO, capture_output=True, text=True, timeout=60, env=env
-            )
+            result = make("-n", target, env=env)
             assert result.returncode == 0, f"{stage_name}/{job_name}: `make {target}`: {result.stderr.strip()}"
 
 
@@ -466,14 +458,7 @@ def test_months_default_to_the_last_completed_one():
     from churn_assets.rules.months import add_months, last_completed_month
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MAKE", "MONTH", "PRIOR_MONTH"))}
-    result = subprocess.run(
-        ["make", "-n", "-o", INSTALLED, "train", "reference-predictions"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-    )
+    result = make("-n", "train", "reference-predictions", env=env)
     assert result.returncode == 0, result.stderr
     latest = last_completed_month()
     assert f"--to {latest:%Y-%m}" in result.stdout

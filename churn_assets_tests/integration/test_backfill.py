@@ -62,6 +62,22 @@ query($id: String!) {
 """
 ASSETS = "{ assetNodes { assetKey { path } } }"
 
+
+def launch_backfill(port: int, months: list[str], asset_keys: list[dict]) -> str:
+    """A backfill of `months` for `asset_keys`, launched as the UI launches one; its id."""
+    launched = graphql(
+        port, LAUNCH, {"params": {"partitionNames": months, "assetSelection": asset_keys, "fromFailure": False}}
+    )["launchPartitionBackfill"]
+    assert launched["__typename"] == "LaunchBackfillSuccess", launched
+    return launched["backfillId"]
+
+
+def backfill_finished(port: int, backfill_id: str) -> str | None:
+    """The backfill's final status, or None while it runs."""
+    status = graphql(port, STATUS, {"id": backfill_id})["partitionBackfillOrError"]["status"]
+    return status if status not in ("REQUESTED", "CANCELING", "FAILING") else None
+
+
 # What a month produces that the business or an auditor reads; timestamps of when it happened left out.
 DIGESTED = {
     "published_predictions": "SELECT model, month, customer_id, score, rank, model_version FROM churn.{t}",
@@ -142,19 +158,10 @@ def test_a_backfill_through_the_daemon_equals_the_sequential_run(tmp_path, catal
         keys = wait_until(
             lambda: [node["assetKey"] for node in graphql(web_port, ASSETS)["assetNodes"]], 120, "the assets", started
         )
-        launched = graphql(
-            web_port,
-            LAUNCH,
-            {"params": {"partitionNames": MONTHS, "assetSelection": keys, "fromFailure": False}},
-        )["launchPartitionBackfill"]
-        assert launched["__typename"] == "LaunchBackfillSuccess", launched
-        backfill_id = launched["backfillId"]
-
-        def done():
-            status = graphql(web_port, STATUS, {"id": backfill_id})["partitionBackfillOrError"]["status"]
-            return status if status not in ("REQUESTED", "CANCELING", "FAILING") else None
-
-        status = wait_until(done, 900, "the backfill to complete", started, interval=2)
+        backfill_id = launch_backfill(web_port, MONTHS, keys)
+        status = wait_until(
+            lambda: backfill_finished(web_port, backfill_id), 900, "the backfill to complete", started, interval=2
+        )
 
     from dagster import DagsterEventType, DagsterInstance, RunsFilter
 

@@ -53,6 +53,16 @@ def test_a_churn_home_that_cannot_hold_local_state(tmp_path):
     one_line_exit_2(cli(Path("/proc/churn-home"), "seed"), "CHURN_HOME=/proc/churn-home cannot be used for local state")
 
 
+def test_champion_prints_the_version_that_scored_the_month_or_says_why_not(home):
+    result = cli(home, "champion", "--model", "churn", "--month", f"{END_MONTH:%Y-%m}")
+    assert result.returncode == 0, result.stderr
+    (scored,) = query(home, "SELECT DISTINCT model_version FROM churn.predictions WHERE model = 'churn' AND month = ?",
+                      [END_MONTH])["model_version"]  # fmt: skip
+    assert result.stdout.strip() == str(int(scored))  # only the number: the pipeline reads it
+    one_line_exit_2(cli(home, "champion", "--model", "churm", "--month", "2025-06"), "--model: unknown model 'churm'")
+    one_line_exit_2(cli(home, "champion", "--month", "2024-09"), "model 'churn' has no champion for 2024-09-01")
+
+
 def test_export_into_a_folder_that_cannot_be_created(home, tmp_path):
     blocker = tmp_path / "blocker"
     blocker.write_text("a file where a folder is wanted")

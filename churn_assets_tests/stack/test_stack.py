@@ -20,7 +20,7 @@ import psycopg2
 import pytest
 
 from churn_assets_tests.integration.snowflake_fixtures import REPO, graphql, loaded_locations, webserver_ready
-from churn_assets_tests.integration.test_backfill import LAUNCH, STATUS
+from churn_assets_tests.integration.test_backfill import ASSETS, backfill_finished, launch_backfill
 
 pytestmark = [pytest.mark.stack, pytest.mark.filterwarnings("ignore:Using variable_values:DeprecationWarning")]
 
@@ -109,19 +109,11 @@ def test_the_dev_stack_runs_months_in_their_own_containers_and_survives_a_redepl
         assert details["Image"] == image and details["HostConfig"]["NetworkMode"] == "host", service
 
     # A 3-month backfill, as the UI launches one.
-    keys = [node["assetKey"] for node in graphql(WEB_PORT, "{ assetNodes { assetKey { path } } }")["assetNodes"]]
-    launched = graphql(
-        WEB_PORT, LAUNCH, {"params": {"partitionNames": BACKFILLED, "assetSelection": keys, "fromFailure": False}}
-    )["launchPartitionBackfill"]
-    assert launched["__typename"] == "LaunchBackfillSuccess", launched
-    backfill = launched["backfillId"]
-
-    def backfill_done():
-        status = graphql(WEB_PORT, STATUS, {"id": backfill})["partitionBackfillOrError"]["status"]
-        return status if status not in ("REQUESTED", "CANCELING", "FAILING") else None
-
-    # The daemon's backfill tick is Dagster's own 30 s here: one month per tick (each depends on the one before).
-    assert wait_until(backfill_done, 600, "the backfill", interval=3) == "COMPLETED_SUCCESS"
+    keys = [node["assetKey"] for node in graphql(WEB_PORT, ASSETS)["assetNodes"]]
+    backfill = launch_backfill(WEB_PORT, BACKFILLED, keys)
+    # The daemon's backfill tick is Dagster's own 30 s here: each month waits on the one before.
+    status = wait_until(lambda: backfill_finished(WEB_PORT, backfill), 600, "the backfill", interval=3)
+    assert status == "COMPLETED_SUCCESS", status
 
     # One month launched through GraphQL, and the code server redeployed while it runs.
     selector = {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY, "jobName": JOB}
