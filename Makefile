@@ -150,6 +150,8 @@ image: wheelhouse docker-host
 # The dev stack as containers, end to end (PostgreSQL, code server, daemon, webserver, run
 # containers): a month through GraphQL, a 3-month backfill, a code-server redeploy mid-run.
 # Leaves nothing running: the stack is removed, and dockerd stopped if this target started it.
+# The image links the UI's code references to a repository (here a made-up Azure Repos URL).
+test-stack: GIT_URL = https://dev.azure.com/contoso/analytics/_git/churn_assets
 test-stack: image
 	CHURN_STACK_IMAGE=$$(cat dist/image-id.txt) $(BIN)/python -m pytest churn_assets_tests/stack -q -m stack \
 	    --junitxml=test-results-stack.xml; status=$$?; deploy/docker-host.sh stop; exit $$status

@@ -15,8 +15,10 @@ case "${1:-}" in
       DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq docker.io mmdebstrap >/dev/null
     fi
     if ! docker info >/dev/null 2>&1; then
-      echo "Starting dockerd (log: /var/log/churn-assets-dockerd.log)"
-      $SUDO sh -c "nohup dockerd >/var/log/churn-assets-dockerd.log 2>&1 & echo \$! > $MARKER"
+      # No default bridge: every container here uses host networking, so no traffic can go to
+      # a bridge's private addresses.
+      echo "Starting dockerd without a bridge (log: /var/log/churn-assets-dockerd.log)"
+      $SUDO sh -c "nohup dockerd --bridge=none >/var/log/churn-assets-dockerd.log 2>&1 & echo \$! > $MARKER"
       for _ in $(seq 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
       docker info >/dev/null 2>&1 || { echo "dockerd did not start: see /var/log/churn-assets-dockerd.log" >&2; exit 1; }
     fi

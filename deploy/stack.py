@@ -99,6 +99,8 @@ def build_image(git_url: str, git_commit: str, tag: str, base_image: str = BASE_
         docker(
             "build",
             "--quiet",
+            "--network",  # the build's RUN steps need no network (no index); host, never a bridge
+            "host",
             "--file",
             str(context / "deploy" / "Dockerfile"),
             "--build-arg",

@@ -101,6 +101,29 @@ def dev_stack(tmp_path_factory):
         assert not left and not volumes, (left, volumes)
 
 
+CODE_REFERENCES = """{ assetNodes { assetKey { path } metadataEntries { __typename
+    ... on CodeReferencesMetadataEntry { codeReferences { __typename ... on UrlCodeReference { url } } } } } }"""
+
+
+def test_the_ui_links_each_asset_to_its_file_at_the_deployed_commit(dev_stack):
+    """`make test-stack` builds the image with GIT_URL (an Azure Repos URL) and this commit."""
+    environment = inspect(dev_stack["image"])["Config"]["Env"]
+    settings = dict(item.split("=", 1) for item in environment)
+    url, commit = settings["CHURN_GIT_URL"], settings["CHURN_GIT_COMMIT"]
+    assert url.startswith("https://dev.azure.com/") and len(commit) == 40, (url, commit)
+    nodes = graphql(WEB_PORT, CODE_REFERENCES)["assetNodes"]
+    links = [
+        reference
+        for node in nodes
+        for entry in node["metadataEntries"]
+        if entry["__typename"] == "CodeReferencesMetadataEntry"
+        for reference in entry["codeReferences"]
+    ]
+    assert len(links) == len(nodes) and all(link["__typename"] == "UrlCodeReference" for link in links), links
+    assert all(link["url"].startswith(f"{url}?path=/churn_assets/assets/") for link in links), links[0]
+    assert all(f"&version=GC{commit}&line=" in link["url"] for link in links), links[0]
+
+
 def test_the_dev_stack_runs_months_in_their_own_containers_and_survives_a_redeploy(dev_stack):
     image = dev_stack["image"]
     # Every service is a container of the one image, on the host's network.
