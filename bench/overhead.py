@@ -320,6 +320,13 @@ def main(argv=None) -> int:
     parser.add_argument("--model", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.profile:
+        import importlib.util
+
+        if importlib.util.find_spec("pyinstrument") is None:
+            parser.error(
+                "--profile needs pyinstrument: .venv/bin/pip install pyinstrument (a benchmark tool, not a dependency)"
+            )
     if args.child:
         child_main(args.home, args.catalog, args.model, args.out, args.profile)
         return 0
