@@ -108,13 +108,25 @@ def backfill(home: Path, catalog: Path, months: list[str], tick: float, work: Pa
         connection = psycopg2.connect(dbname=database, **PG)
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT start_time, end_time FROM runs WHERE run_body::json->'tags'->>'dagster/backfill' = %s",
+                "SELECT extract(epoch FROM create_timestamp), start_time, end_time FROM runs "
+                "WHERE run_body::json->'tags'->>'dagster/backfill' = %s",
                 [backfill_id],
             )
-            spans = [(s, e) for s, e in cursor.fetchall() if s and e]
+            rows = [(float(c), s, e) for c, s, e in cursor.fetchall() if s and e]
         connection.close()
+        spans = [(s, e) for _, s, e in rows]
         most = max((sum(1 for s, e in spans if s <= start < e) for start, _ in spans), default=0)
-        return {"seconds": elapsed, "status": status, "runs": len(spans), "most_at_once": most}
+        return {
+            "seconds": elapsed,
+            "status": status,
+            "runs": len(spans),
+            "most_at_once": most,
+            # Where the time goes: while no run of the backfill is executing, the backfill waits for
+            # the daemon's next tick or a run's process to start.
+            "busy_seconds": union_seconds(spans),
+            "mean_run_seconds": sum(e - s for s, e in spans) / len(spans) if spans else 0.0,
+            "mean_created_to_started_seconds": sum(s - c for c, s, _ in rows) / len(rows) if rows else 0.0,
+        }
     finally:
         with admin.cursor() as cursor:
             cursor.execute(
@@ -123,6 +135,16 @@ def backfill(home: Path, catalog: Path, months: list[str], tick: float, work: Pa
             )
             cursor.execute(f'DROP DATABASE IF EXISTS "{database}"')
         admin.close()
+
+
+def union_seconds(spans: list[tuple[float, float]]) -> float:
+    """Seconds covered by at least one of the (start, end) spans."""
+    total, reach = 0.0, float("-inf")
+    for start, end in sorted(spans):
+        if end > reach:
+            total += end - max(start, reach)
+            reach = end
+    return total
 
 
 def main() -> None:
@@ -164,6 +186,12 @@ def main() -> None:
             print(
                 f"(b) backfill, {tick:g} s tick    {figures['seconds']:8.1f} s   ratio {ratio:.2f}   {target}   "
                 f"{figures['runs']} runs, at most {figures['most_at_once']} at once, {figures['status']}"
+            )
+            print(
+                f"      a run executing {figures['busy_seconds']:.1f} s, none executing "
+                f"{figures['seconds'] - figures['busy_seconds']:.1f} s (waiting for the daemon's tick or a run's "
+                f"process); a run {figures['mean_run_seconds']:.1f} s on average, "
+                f"{figures['mean_created_to_started_seconds']:.1f} s from created to started"
             )
         c.save_json(args.json, {"customers": customers, "months": args.months, **results})
     finally:
