@@ -2,6 +2,7 @@
 
 import os
 import uuid
+from pathlib import Path
 
 import psycopg2  # dagster-postgres's driver
 import pytest
@@ -45,6 +46,15 @@ def postgres_database():
         admin.close()
 
 
+def write_process_launched_instance(home: Path) -> None:
+    """deploy/dagster.yaml into `home` with runs launched as processes (DefaultRunLauncher) instead
+    of containers: the deployed instance for tests and benchmarks that run no Docker."""
+    instance = yaml.safe_load((REPO / "deploy" / "dagster.yaml").read_text())
+    assert instance["run_launcher"]["class"] == "DockerRunLauncher", "deploy/dagster.yaml changed its launcher"
+    instance["run_launcher"] = {"module": "dagster.core.launcher", "class": "DefaultRunLauncher"}
+    (home / "dagster.yaml").write_text(yaml.safe_dump(instance))
+
+
 @pytest.fixture
 def deployment_env(tmp_path, postgres_database):
     """Environment variables a deployment sets (docs/deployment.md), pointed at this machine, and
@@ -52,10 +62,7 @@ def deployment_env(tmp_path, postgres_database):
     server (DefaultRunLauncher) instead of containers, which `make test-stack` runs for real."""
     home = tmp_path / "dagster_home"
     home.mkdir()
-    instance = yaml.safe_load((REPO / "deploy" / "dagster.yaml").read_text())
-    assert instance["run_launcher"]["class"] == "DockerRunLauncher"
-    instance["run_launcher"] = {"module": "dagster.core.launcher", "class": "DefaultRunLauncher"}
-    (home / "dagster.yaml").write_text(yaml.safe_dump(instance))
+    write_process_launched_instance(home)
     base = {k: v for k, v in os.environ.items() if not k.startswith(("CHURN_", "DAGSTER_"))}
     return {
         **base,
