@@ -149,31 +149,38 @@ image: wheelhouse docker-host
 
 # The dev stack as containers, end to end (PostgreSQL, code server, daemon, webserver, run
 # containers): a month through GraphQL, a 3-month backfill, a code-server redeploy mid-run.
-# Leaves nothing running: the stack is removed, and dockerd stopped if this target started it.
-# The image links the UI's code references to a repository (here a made-up Azure Repos URL).
-test-stack: GIT_URL = https://dev.azure.com/contoso/analytics/_git/churn_assets
-test-stack: image
-	CHURN_STACK_IMAGE=$$(cat dist/image-id.txt) $(BIN)/python -m pytest churn_assets_tests/stack -q -m stack \
-	    --junitxml=test-results-stack.xml; status=$$?; deploy/docker-host.sh stop; exit $$status
+# Leaves nothing running: the stack is removed, and dockerd stopped if this target started it,
+# whether the image build or the test failed. The image links the UI's code references to a
+# repository (here a made-up Azure Repos URL).
+STACK_GIT_URL = https://dev.azure.com/contoso/analytics/_git/churn_assets
+test-stack: install
+	status=0; $(MAKE) --no-print-directory image GIT_URL=$(STACK_GIT_URL) \
+	    && CHURN_STACK_IMAGE=$$(cat dist/image-id.txt) $(BIN)/python -m pytest churn_assets_tests/stack -q -m stack \
+	    --junitxml=test-results-stack.xml || status=$$?; deploy/docker-host.sh stop; exit $$status
 
 stack-down:
 	$(BIN)/python deploy/stack.py down --env dev
 	$(BIN)/python deploy/stack.py down --env prod
 
+# The digest (registry@sha256:...) of the image pushed or promoted under this tree's tag: recorded
+# for the release archive and handed to the deploy stages as the output variable IMAGE_REF.
+define record-image-ref
+docker image inspect --format '{{index .RepoDigests 0}}' $(IMAGE):tree-$(TREE) > $(IMAGE_REF_FILE)
+@$(call set-output,IMAGE_REF,$$(cat $(IMAGE_REF_FILE)))
+endef
+
 # The image pushed under its tree's tag; its digest (registry@sha256:...) is what every environment deploys.
 push-image:
 	docker tag "$$(cat dist/image-id.txt)" $(IMAGE):tree-$(TREE)
 	docker push --quiet $(IMAGE):tree-$(TREE)
-	docker image inspect --format '{{index .RepoDigests 0}}' $(IMAGE):tree-$(TREE) > $(IMAGE_REF_FILE)
-	@$(call set-output,IMAGE_REF,$$(cat $(IMAGE_REF_FILE)))
+	$(record-image-ref)
 
 # prod and main build nothing: they take the image dev built from this tree, by digest, or stop.
 promote-image:
 	mkdir -p dist
 	docker pull --quiet $(IMAGE):tree-$(TREE) >/dev/null || { echo "no image of tree $(TREE) in the registry: \
 	prod and main deploy only what dev built and tested (merge dev first)" >&2; exit 1; }
-	docker image inspect --format '{{index .RepoDigests 0}}' $(IMAGE):tree-$(TREE) > $(IMAGE_REF_FILE)
-	@$(call set-output,IMAGE_REF,$$(cat $(IMAGE_REF_FILE)))
+	$(record-image-ref)
 
 # Every catalogue column exists in the sources of $CHURN_ENV (Snowflake is not queried at load).
 check-sources: install

@@ -7,10 +7,13 @@ database, code server, daemon and webserver, and each run in a container of its 
     python deploy/stack.py deploy --env dev --image ID --env-file F [--only code-server]
     python deploy/stack.py down --env dev
 
-`up` starts what is missing; `deploy` is what the pipeline's Deploy stage runs on the environment's
-Docker host: `dagster instance migrate`, then the code server, the daemon and the webserver
-replaced by containers of the new image. Runs already in flight keep running in their own
-containers (DockerRunLauncher), so a redeploy never kills them. `make test-stack` runs all of it.
+`up` creates the environment's PostgreSQL container (with --with-postgres) and data volume if
+they are missing (a stopped PostgreSQL container is started again), then does what `deploy` does.
+`deploy` is what the pipeline's Deploy stage runs on the environment's Docker host: `dagster
+instance migrate`, then the code server, the daemon and the webserver replaced by containers of
+the new image. Every container but the runs' restarts with Docker (`--restart unless-stopped`).
+Runs already in flight keep running in their own containers (DockerRunLauncher), so a redeploy
+never kills them. `make test-stack` runs all of it.
 
 Every container uses host networking: every connection stays on 127.0.0.1 (no bridge addresses).
 Settings come from the environment's env file (docker's `--env-file` format: CHURN_ENV, the
@@ -54,7 +57,13 @@ def say(line: str) -> None:
 
 
 def docker(*args: str, check: bool = True, capture: bool = False) -> subprocess.CompletedProcess:
-    return subprocess.run(["docker", *args], check=check, text=True, capture_output=capture, env=DOCKER_ENV)
+    """`docker ARGS`; with `check`, a failure stops the script with Docker's own message (captured
+    output would otherwise be lost: the pipeline's log must say why a deploy failed)."""
+    done = subprocess.run(["docker", *args], check=False, text=True, capture_output=capture, env=DOCKER_ENV)
+    if check and done.returncode != 0:
+        detail = (done.stderr or done.stdout or "").strip() if capture else "(its output is above)"
+        raise SystemExit(f"stack: `docker {args[0]}` failed (exit {done.returncode}): {detail}")
+    return done
 
 
 def image_exists(name: str) -> bool:
@@ -143,6 +152,8 @@ class Stack:
         self.env, self.image, self.state, self.with_postgres = env, image, state, with_postgres
         self.ports = PORTS[env]
         self.settings = {
+            # Alerts link to this environment's UI; the env file sets the proxy's address in practice.
+            "CHURN_UI_BASE_URL": f"http://127.0.0.1:{self.ports['webserver']}",
             **settings,
             "CHURN_CODE_SERVER_HOST": "127.0.0.1",
             "CHURN_CODE_SERVER_PORT": str(self.ports["code_server"]),
@@ -215,8 +226,6 @@ class Stack:
     # -- services -----------------------------------------------------------------------------
     def start_postgres(self) -> None:
         name = container(self.env, "postgres")
-        if running(name):
-            return
         port, db = self.ports["postgres"], self.settings["DAGSTER_POSTGRES_DB"]
         script = (
             "set -e; data=/var/lib/postgresql/stack; "
@@ -225,9 +234,15 @@ class Stack:
             f"exec /usr/lib/postgresql/15/bin/postgres -D $data -p {port} -c listen_addresses=127.0.0.1 "
             "-c unix_socket_directories=/tmp"
         )
-        say(f"{name}: PostgreSQL on 127.0.0.1:{port}")
-        docker("run", "--detach", "--name", name, "--network", "host", "--label", f"{STACK_LABEL}={self.env}",
-               "--user", "postgres", POSTGRES_IMAGE, "sh", "-c", script, capture=True)  # fmt: skip
+        if container_exists(name):
+            if not running(name):  # e.g. after the host restarted: its data is in the container
+                say(f"{name}: starting the stopped container")
+                docker("start", name, capture=True)
+        else:
+            say(f"{name}: PostgreSQL on 127.0.0.1:{port}")
+            docker("run", "--detach", "--name", name, "--network", "host", "--label", f"{STACK_LABEL}={self.env}",
+                   "--restart", "unless-stopped", "--user", "postgres", POSTGRES_IMAGE, "sh", "-c", script,
+                   capture=True)  # fmt: skip
         wait_for(lambda: docker("exec", name, "pg_isready", "-q", "-h", "127.0.0.1", "-p", str(port),
                                 check=False, capture=True).returncode == 0, 60, "PostgreSQL")  # fmt: skip
         exists = docker("exec", name, "psql", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-tAc",
@@ -263,36 +278,42 @@ class Stack:
             command = ["dagster-webserver", "--host", "127.0.0.1", "--port", str(self.ports["webserver"]),
                        "--workspace", workspace]  # fmt: skip
         say(f"{name}: {self.image}")
+        extra += ["--restart", "unless-stopped"]  # back after a host or Docker restart
         docker("run", "--detach", *self.run_args(service, *extra), self.image, *command, capture=True)
 
     def up(self) -> None:
         self.write_files()
         if self.with_postgres:
             self.start_postgres()
-        if self.uses_volume:
-            docker("volume", "create", "--label", f"{STACK_LABEL}={self.env}", self.data_volume, capture=True)
         self.deploy(SERVICES)
 
     def deploy(self, services=SERVICES) -> None:
         self.write_files()
+        if self.uses_volume:
+            # Created here, labelled, before any container mounts it (Docker would create it unlabelled,
+            # and `down` finds what it removes by label). An existing volume is left as it is.
+            docker("volume", "create", "--label", f"{STACK_LABEL}={self.env}", self.data_volume, capture=True)
         self.migrate()
         for service in services:  # the code server first: the daemon and webserver load it
             self.start(service)
         say(f"{self.env}: webserver on http://127.0.0.1:{self.ports['webserver']}")
 
 
-POSTGRES_SETTINGS = (
-    "DAGSTER_POSTGRES_HOST",
-    "DAGSTER_POSTGRES_PORT",
-    "DAGSTER_POSTGRES_USER",
-    "DAGSTER_POSTGRES_PASSWORD",
-    "DAGSTER_POSTGRES_DB",
+# The instance's connection settings, as deploy/dagster.yaml passes them to run containers.
+POSTGRES_SETTINGS = tuple(
+    name
+    for name in yaml.safe_load((REPO / "deploy" / "dagster.yaml").read_text())["run_launcher"]["config"]["env_vars"]
+    if name.startswith("DAGSTER_POSTGRES_")
 )
 
 
 def running(name: str) -> bool:
-    found = docker("ps", "--quiet", "--filter", f"name=^{name}$", capture=True).stdout.strip()
-    return bool(found)
+    return bool(docker("ps", "--quiet", "--filter", f"name=^{name}$", capture=True).stdout.strip())
+
+
+def container_exists(name: str) -> bool:
+    """A container of that name, running or stopped."""
+    return bool(docker("ps", "--all", "--quiet", "--filter", f"name=^{name}$", capture=True).stdout.strip())
 
 
 def wait_for(predicate, timeout: float, what: str) -> None:
@@ -306,6 +327,8 @@ def wait_for(predicate, timeout: float, what: str) -> None:
 def down(env: str) -> list[str]:
     """Remove every container (run containers included) and volume of `env`; returns their names."""
     label = f"label={STACK_LABEL}={env}"
+    # The daemon first: it could otherwise launch a run container between the listing and the removal.
+    docker("rm", "--force", container(env, "daemon"), check=False, capture=True)
     names = docker("ps", "--all", "--filter", label, "--format", "{{.Names}}", capture=True).stdout.split()
     if names:
         docker("rm", "--force", "--volumes", *names, capture=True)

@@ -6,6 +6,7 @@ in the pipeline's order, in a copy of the repository (so its dist/ and results s
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import re
 import shutil
@@ -25,6 +26,8 @@ STAGES = ["Tests", "Build", "Train", "Validation", "Deploy"]
 REMOTE_TARGETS = {"image", "push-image", "promote-image", "deploy"}
 OUTPUT = re.compile(r"^##vso\[task\.setvariable variable=(\w+);isOutput=true\](.*)$", re.M)
 STAGE_OUTPUT = re.compile(r"^\$\[ stageDependencies\.(\w+)\.(\w+)\.outputs\['(\w+)\.(\w+)'\] \]$")
+# What the registry answers for the pushed (dev) and the promoted (prod, main) image: one digest.
+IMAGE_DIGEST = "churnacr.azurecr.io/churn-assets@sha256:" + "ab" * 32
 # This very suite: running it from inside itself would recurse. Dry run.
 RECURSIVE_TARGETS = {"test-integration"}
 # `make install` creates .venv only when setup.py is newer than this marker; here the venv exists.
@@ -384,6 +387,9 @@ def test_local_capable_steps_run_in_pipeline_order(tmp_path, repository_copy, mo
                     assert result.returncode == 0, f"{where} failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
                     (dry if dry_run else ran).append((target, result.stdout, env))
                     stdout += result.stdout if not dry_run else ""
+                    if dry_run and target in ("push-image", "promote-image"):
+                        # The registry is not reachable here: the step's output as it would print it.
+                        stdout += f"##vso[task.setvariable variable=IMAGE_REF;isOutput=true]{IMAGE_DIGEST}\n"
                 if step.get("name"):
                     step_outputs[step["name"]] = dict(OUTPUT.findall(stdout))
                     outputs[(s["stage"], name, step["name"])] = step_outputs[step["name"]]
@@ -413,6 +419,12 @@ def test_local_capable_steps_run_in_pipeline_order(tmp_path, repository_copy, mo
     ], ran_targets
     assert [t for t, _, _ in dry] == ["test-integration", "image", "push-image", "promote-image", "deploy", "deploy"]
 
+    # Each environment deploys the one image Build pushed or promoted, by digest.
+    deploys = [(out, env) for t, out, env in dry if t == "deploy"]
+    for (out, env), environment in zip(deploys, ["dev", "prod"], strict=True):
+        assert env["IMAGE_REF"] == IMAGE_DIGEST and env["DEPLOY_ENV"] == environment
+        assert f"deploy/stack.py deploy --env {environment} --image {IMAGE_DIGEST}" in out, out
+
     # The month was computed once and reached Train and Validation through output variables.
     assert outputs[("Train", "train", "month")] == {
         "MONTH": f"{month:%Y-%m}",
@@ -436,6 +448,8 @@ def test_local_capable_steps_run_in_pipeline_order(tmp_path, repository_copy, mo
         and (release / "dagster.yaml").exists()
         and (release / "release.json").exists()
     )
+    # main archives the image prod runs: the promoted digest.
+    assert json.loads((release / "release.json").read_text())["image"] == IMAGE_DIGEST
     import duckdb
 
     with duckdb.connect(str(churn_home / "warehouse.duckdb"), read_only=True) as conn:

@@ -104,7 +104,7 @@ def test_the_workspace_reaches_the_code_server_the_chart_creates(env):
 @pytest.mark.parametrize("env", ENVS)
 def test_the_code_location_image_is_pinned_by_digest(env):
     image = code_server(env)["image"]
-    assert image["repository"] == "churnassets.azurecr.io/churn-assets"
+    assert image["repository"] == "churnacr.azurecr.io/churn-assets"
     assert DIGEST.match(image["digest"])
     assert image.get("tag") is None  # nothing for a tag to override
 
