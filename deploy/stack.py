@@ -328,10 +328,12 @@ def down(env: str) -> list[str]:
     """Remove every container (run containers included) and volume of `env`; returns their names."""
     label = f"label={STACK_LABEL}={env}"
     # The daemon first: it could otherwise launch a run container between the listing and the removal.
-    docker("rm", "--force", container(env, "daemon"), check=False, capture=True)
+    daemon = container(env, "daemon")
+    removed = [daemon] if docker("rm", "--force", daemon, check=False, capture=True).returncode == 0 else []
     names = docker("ps", "--all", "--filter", label, "--format", "{{.Names}}", capture=True).stdout.split()
     if names:
         docker("rm", "--force", "--volumes", *names, capture=True)
+    names = removed + names
     volumes = docker("volume", "ls", "--quiet", "--filter", label, capture=True).stdout.split()
     if volumes:
         docker("volume", "rm", "--force", *volumes, capture=True)
