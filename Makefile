@@ -34,8 +34,12 @@ ui: install
 
 # Tests train many small models while other processes (webserver, code server) run: one XGBoost
 # thread each avoids OpenMP threads spinning against each other on a 2-core machine.
+# One pytest worker per core (the suite is CPU-bound: ~16 of its 19 minutes on one core of this
+# 2-core machine); each test file runs whole on one worker. TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= auto
 test: install ui-test-deps lint
-	CHURN_TRAIN_THREADS=$${CHURN_TRAIN_THREADS:-1} $(BIN)/python -m pytest churn_assets_tests/unit churn_assets_tests/integration -q -m "not daemon" --junitxml=test-results.xml
+	CHURN_TRAIN_THREADS=$${CHURN_TRAIN_THREADS:-1} $(BIN)/python -m pytest churn_assets_tests/unit churn_assets_tests/integration -q -m "not daemon" \
+	    -n $(TEST_WORKERS) --dist loadfile --junitxml=test-results.xml
 
 # Tests that run Dagster's daemon for minutes: a 6-month backfill against `churn-assets run`, the
 # alert sensors seeing a `churn-assets run` (~6 min). CI (.ci/run) runs them after `make test`.

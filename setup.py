@@ -47,6 +47,8 @@ setup(
         ],
         "test": [
             "pytest>=8",
+            # `make test` runs the suite on every core (files stay whole on one worker).
+            "pytest-xdist>=3.8,<4",
             # The rank correlation is checked against scipy's; the UI screenshot is read with pillow.
             "scipy>=1.11",
             "pillow>=10",
