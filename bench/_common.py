@@ -681,7 +681,6 @@ class BodyTimer:
 
     def __init__(self):
         self.seconds: dict[str, float] = {}
-        self.patched: list[tuple[Any, Any]] = []
 
     def install(self) -> BodyTimer:
         import functools
@@ -722,12 +721,8 @@ class BodyTimer:
 
         for name in ASSET_MODULES:
             module = importlib.import_module(f"churn_assets.assets.{name}")
-            self.patched.append((module, module.fail_fast_unless_transient))
             module.fail_fast_unless_transient = timed
         return self
-
-    def total(self) -> float:
-        return sum(self.seconds.values())
 
 
 def dagster_month(
