@@ -1,6 +1,5 @@
 """The monthly snapshot of a source: an immutable copy of one month, guarded by its data contract."""
 
-import datetime as dt
 import json
 from pathlib import Path
 
@@ -35,10 +34,10 @@ from churn_assets.checks.results import record_gates
 from churn_assets.modeling import frame_hash
 from churn_assets.reports import write_report
 from churn_assets.rules.lists import exclusion_problems
-from churn_assets.rules.months import add_months
+from churn_assets.rules.row_count import month_to_run_first, row_count_band
 from churn_assets.warehouse import Warehouse
 from churn_assets.warehouse.files import ensure_loaded
-from churn_assets.warehouse.snapshots import manifest, timing_problems
+from churn_assets.warehouse.snapshots import manifest, recorded_row_counts, timing_problems
 
 CONTRACT_CHECK = "data_contract"
 
@@ -128,7 +127,14 @@ def build_snapshot_asset(
                 "(or `churn-assets run --force-snapshot`)."
             )
 
-        band, band_note = row_count_band(previous, month, source.max_row_count_change)
+        stored_counts, refused = recorded_row_counts(warehouse, source.name)
+        first = month_to_run_first(month, set(stored_counts) | set(refused))
+        if first is not None:
+            raise Failure(
+                f"{month} of source '{source.name}' cannot run before {first}: {first} has neither a stored snapshot "
+                f"nor a refused contract on record (never run, or its run failed with an error); run {first} first"
+            )
+        band, band_note = row_count_band(month, len(frame), stored_counts, refused, source.max_row_count_change)
         contract = validate_snapshot(frame, contract_spec, band)
         if band_note:
             contract.notes.append(band_note)
@@ -147,8 +153,25 @@ def build_snapshot_asset(
                 "failed_expectations": MetadataValue.json(contract.failures),
                 "expectations_evaluated": contract.evaluated,
                 "row_count_band": MetadataValue.json(list(band)) if band else MetadataValue.text(band_note),
+                **({"row_count_reference": MetadataValue.text(band_note)} if band and band_note else {}),
             },
         )
+        if not contract.passed and len(stored):
+            # This month was stored (and its lists published) before: what it published stays on
+            # record. The failed check still blocks this run, so nothing is published again.
+            context.log.error(
+                f"Data contract failed for {source.name} {month}, taken before: its stored snapshot, gate record and "
+                f"report are kept as they were. {contract.summary()}"
+            )
+            return MaterializeResult(
+                metadata={
+                    "rows": len(frame),
+                    "stored": False,
+                    "kept_snapshot_taken_before": True,
+                    "reason": contract.summary(),
+                },
+                check_results=[check],
+            )
         record_gates(warehouse, key, month, [check])
         if not contract.passed:
             # Keep whatever was stored before: a bad month must not overwrite a good copy, and
@@ -197,18 +220,3 @@ def build_snapshot_asset(
         )
 
     return snapshot
-
-
-def row_count_band(
-    manifest: pd.DataFrame, month: dt.date, max_change: float | None
-) -> tuple[tuple[int, int] | None, str | None]:
-    """The band this month's row count must fall in, from the previous month's stored snapshot;
-    or None and the reason the rule cannot be applied (said in the check's result)."""
-    if max_change is None:
-        return None, "row-count band off (max_row_count_change: null)"
-    previous_month = add_months(month, -1)
-    last = manifest[manifest["month"] == previous_month]
-    if not len(last):
-        return None, f"row-count band not applied: no stored snapshot of {previous_month} to compare with"
-    reference = int(last.iloc[0]["row_count"])
-    return (max(0, int(reference * (1 - max_change))), int(reference * (1 + max_change)) + 1), None

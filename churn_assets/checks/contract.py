@@ -101,6 +101,8 @@ class ContractSpec:
     """Numeric columns exempt from the "more than one distinct value" rule."""
 
 
+BLANK_CHECK = "expect_column_proportion_of_non_null_values_to_be_between"
+
 # Below this many rows a constant feature may be chance; above it, it is a broken feed.
 MIN_ROWS_FOR_VARIETY = 100
 
@@ -122,6 +124,13 @@ def build_expectations(
     for column in contract.not_null:
         if column in present and column != ID_COLUMN:
             expectations.append(gxe.ExpectColumnValuesToNotBeNull(column=column))
+    for column in dict.fromkeys([*contract.numeric_columns, *contract.text_columns]):
+        if column in present and rows:
+            # A feature with no value for anybody is missing data, not a constant: refused even when
+            # the source lists it in `may_be_constant` (which is about one repeated value).
+            expectations.append(
+                gxe.ExpectColumnProportionOfNonNullValuesToBeBetween(column=column, min_value=0, strict_min=True)
+            )
     for column in contract.numeric_columns:
         if column in present:
             expectations.append(gxe.ExpectColumnValuesToBeInTypeList(column=column, type_list=NUMERIC_TYPES))
@@ -183,10 +192,17 @@ def validate_snapshot(
             outcome = batch.validate(suite, result_format="SUMMARY")
         results += outcome.results
     result = ContractResult(passed=all(item.success for item in results), row_count=len(frame), evaluated=len(results))
+    blank = {
+        item.expectation_config.kwargs.get("column")
+        for item in results
+        if not item.success and item.expectation_config.type == BLANK_CHECK
+    }
     for item in results:
         if item.success:
             continue
         column = item.expectation_config.kwargs.get("column")
+        if column in blank and item.expectation_config.type != BLANK_CHECK:
+            continue  # a blank column is said once, as blank (not also as constant or mistyped)
         if item.expectation_config.type == "expect_column_to_exist":
             result.missing_columns.append(column)
         result.failures.append(
@@ -211,6 +227,11 @@ def _explain(item, frame: pd.DataFrame, contract: ContractSpec) -> str:
         count, examples = _not_numbers(frame[column])
         return f"{column} must hold numbers but arrives as text" + (
             f": {count:,} values are not numbers, e.g. {examples}" if count else ""
+        )
+    if kind == BLANK_CHECK:
+        return (
+            f"{column} holds no value at all in the {len(frame):,} rows of this month (blank for the whole month): "
+            "missing data, refused whatever may_be_constant says"
         )
     if kind == "expect_column_unique_value_count_to_be_between":
         return (

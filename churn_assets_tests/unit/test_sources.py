@@ -111,23 +111,6 @@ def test_a_constant_feature_fails_unless_the_source_allows_it():
     assert validate_snapshot(frame, contract(may_be_constant=["tenure"])).passed
 
 
-def test_the_row_count_band_accepts_growth_switches_off_and_says_when_it_cannot_apply():
-    from churn_assets.assets.snapshot import row_count_band
-
-    manifest = pd.DataFrame({"month": [dt.date(2025, 1, 1)], "content_hash": ["x"], "row_count": [300]})
-    assert row_count_band(manifest, dt.date(2025, 2, 1), 0.5) == ((150, 451), None)
-    assert row_count_band(manifest, dt.date(2025, 2, 1), 2.5) == ((0, 1051), None)
-    band, note = row_count_band(manifest, dt.date(2025, 2, 1), None)
-    assert band is None and note == "row-count band off (max_row_count_change: null)"
-    band, note = row_count_band(manifest, dt.date(2025, 3, 1), 0.5)
-    assert band is None and "not applied: no stored snapshot of 2025-02-01" in note
-
-    frame = pd.DataFrame({"customer_id": range(3), "charges": [1.0, 2.0, 3.0], "tenure": [1, 2, 3]})
-    result = validate_snapshot(frame, contract())
-    result.notes.append(note)
-    assert result.passed and result.summary().endswith(note)
-
-
 def test_an_exclusion_whose_value_cannot_match_its_column_is_an_error_not_an_empty_rule():
     frame = pd.DataFrame({"do_not_contact": [True, False, True], "status": ["active", "cancelled", "active"]})
     quoted = Exclusion("do_not_contact", "true", "do not contact")
