@@ -29,15 +29,14 @@ from dagster import (
     sensor,
 )
 
+from churn_assets.tags import ENV_TAG
+
 CHANNEL_VARIABLES = {
     "teams": "CHURN_ALERT_TEAMS_WEBHOOK_URL",
     "slack": "CHURN_ALERT_SLACK_WEBHOOK_URL",
     "webhook": "CHURN_ALERT_WEBHOOK_URL",
 }
 SENSOR_NAMES = ("gate_failure_alerts", "run_failure_alerts")
-# Every run of this code location carries its CHURN_ENV (jobs and `churn-assets run`), so an
-# instance that ever saw two environments still alerts each on its own runs only.
-ENV_TAG = "churn/env"
 
 
 def is_this_locations_job(run, jobs: set[str], asset_keys: set) -> bool:
@@ -193,9 +192,14 @@ def gate_notification(
     )
 
 
-def run_failure_cause(instance, run_id: str) -> str:
-    """Each failed step of a run with its error (`step: message`); a step stopped by a blocking
-    check names the checks that failed."""
+# A step failed because a gate blocked its month: Dagster's own words for a failed blocking check,
+# and the published list's guard (assets/published.py). The gate's alert has said it already.
+GATE_BLOCKED = ("blocking asset check", "a business gate of its predictions failed")
+
+
+def run_failure_causes(instance, run_id: str) -> list[tuple[str, bool]]:
+    """Each failed step of a run with its error (`step: message`), and whether it failed only
+    because a gate blocked the month; a step stopped by a blocking check names the checks that failed."""
     from churn_assets.monthly_run import error_line
 
     records = instance.get_records_for_run(run_id, of_type=DagsterEventType.STEP_FAILURE).records
@@ -206,8 +210,17 @@ def run_failure_cause(instance, run_id: str) -> str:
         if "blocking asset check" in message and error is not None:
             # Dagster lists the failed checks on the lines after its first.
             message = " ".join(line.strip() for line in error.message.strip().splitlines() if line.strip())
-        causes.append(f"{entry.step_key}: {message}")
-    return "; ".join(causes)
+        causes.append((f"{entry.step_key}: {message}", any(words in message for words in GATE_BLOCKED)))
+    return causes
+
+
+def run_title(run) -> str:
+    """What ran, as a person knows it: the job, or the assets of Dagster's implicit asset job."""
+    if not run.job_name.startswith("__ASSET_JOB"):
+        return run.job_name
+    keys = sorted("/".join(key.path) for key in (run.asset_selection or ()))
+    shown = ", ".join(keys[:4]) + (f" and {len(keys) - 4} more" if len(keys) > 4 else "")
+    return f"assets {shown}" if keys else "assets"
 
 
 def build_alert_sensors(models_of_source: dict[str, list[str]], jobs: set[str], asset_keys: set, environment: str):
@@ -290,11 +303,16 @@ def build_alert_sensors(models_of_source: dict[str, list[str]], jobs: set[str], 
             return SkipReason(f"run {run.run_id} of {run.job_name} is not one of this location's jobs")
         if not is_this_environments_run(run, environment, location_of(context)):
             return SkipReason(f"run {run.run_id} is a run of {run.tags.get(ENV_TAG)}, not of CHURN_ENV={environment}")
-        error = run_failure_cause(context.instance, run.run_id) or context.failure_event.message or "run failed"
+        causes = run_failure_causes(context.instance, run.run_id)
+        if causes and all(blocked for _, blocked in causes):
+            # One alert per blocked model and month: gate_failure_alerts sends it, with the value
+            # and threshold; the run that the gate stopped adds nothing.
+            return SkipReason(f"run {run.run_id} failed only because a gate blocked its month (alerted as the gate)")
+        error = "; ".join(cause for cause, _ in causes) or context.failure_event.message or "run failed"
         alerts.send(
             Notification(
                 kind="run",
-                title=f"run of {run.job_name} for {run.tags.get('dagster/partition', '-')} failed",
+                title=f"run of {run_title(run)} for {run.tags.get('dagster/partition', '-')} failed",
                 model=run.tags.get("churn/model"),
                 month=run.tags.get("dagster/partition"),
                 check=None,

@@ -21,7 +21,7 @@ from dagster import (
     multiprocess_executor,
 )
 
-from churn_assets.alerts import ENV_TAG, build_alert_sensors, notifier_from_environment
+from churn_assets.alerts import build_alert_sensors, notifier_from_environment
 from churn_assets.assets.model import build_model_asset
 from churn_assets.assets.predictions import build_predictions_asset
 from churn_assets.assets.published import build_published_asset
@@ -32,6 +32,7 @@ from churn_assets.catalog import Catalog, CatalogError, check_against_source, lo
 from churn_assets.code_references import code_reference
 from churn_assets.environment import Environment, load_environment, reports_dir
 from churn_assets.keys import snapshot_key
+from churn_assets.tags import ENV_TAG
 from churn_assets.warehouse.snapshots import known_source_columns
 
 ALL_MODELS_JOB = "all_models_monthly"

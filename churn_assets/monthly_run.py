@@ -17,7 +17,6 @@ from typing import Any
 import pandas as pd
 from dagster import AssetKey, DagsterInstance
 
-from churn_assets.alerts import ENV_TAG
 from churn_assets.catalog import Catalog, ModelSpec
 from churn_assets.definitions import ALL_MODELS_JOB, build_definitions
 from churn_assets.environment import Environment, reports_dir
@@ -25,6 +24,7 @@ from churn_assets.keys import model_key, snapshot_key
 from churn_assets.rules.months import add_months, last_completed_month, month_range, training_months
 from churn_assets.run_guard import fail_abandoned_runs, month_lock, process_tags, refuse_if_held
 from churn_assets.simulate.seed import VIEW as SAMPLE_VIEW  # the view `churn-assets seed` writes
+from churn_assets.tags import ENV_TAG
 from churn_assets.warehouse.files import FileSourceError, ensure_loaded
 
 STAGES = ("training_set", "model", "predictions", "published_predictions", "monthly_report")
@@ -133,7 +133,7 @@ def run_months(
     for line in fail_abandoned_runs(instance):
         echo(line)
     for month in months:  # refused before the first month runs, not half-way
-        refuse_if_held(instance, month)
+        refuse_if_held(instance, month, environment.name)
     if not verbose:
         # Dagster warns once per gate that a month with no list left unevaluated (five lines per
         # model and month); the summary line says it once ("snapshot only", "NOT published: no champion").
@@ -152,7 +152,7 @@ def run_months(
             run_config["loggers"] = {"console": {"config": {"log_level": "CRITICAL"}}}
         if force_snapshot:
             run_config["ops"] = {snapshot_key(n).to_python_identifier(): {"config": {"force": True}} for n in sources}
-        with month_lock(Path(instance.root_directory), month, instance):
+        with month_lock(Path(instance.root_directory), month, instance, environment.name):
             result = job.execute_in_process(
                 partition_key=month.isoformat(),
                 instance=instance,

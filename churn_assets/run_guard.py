@@ -1,9 +1,10 @@
 """What the daemon guarantees, for months run in-process by `churn-assets run`.
 
 `execute_in_process` skips the run queue, so `churn-assets run` keeps the same promises itself:
-- one run of a month at a time: a month held by another run (ours or the daemon's) is refused
-  with one line, and two `churn-assets run` processes are kept apart by a lock file per month
-  (the queue's `dagster/partition` limit counts our runs too, so the daemon waits for them);
+- months one after another: while another month run of the environment is queued or running
+  (a job backfill, the schedule, the UI, another `churn-assets run`), or another run holds the
+  month, it refuses with one line; two `churn-assets run` processes are kept apart by a lock file
+  per month; and the queue counts our runs too (they carry `churn/env`), so the daemon waits for them;
 - a run whose process was killed is marked failed, so it never holds its month for ever.
 """
 
@@ -18,6 +19,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
+
+from churn_assets.tags import ENV_TAG
 
 PID_TAG, HOST_TAG = "churn/pid", "churn/host"
 IN_PROGRESS = [
@@ -62,21 +65,42 @@ def fail_abandoned_runs(instance: DagsterInstance) -> list[str]:
     return lines
 
 
-def refuse_if_held(instance: DagsterInstance, month: dt.date) -> None:
-    """MonthBusy if an in-progress run of the instance (any job, any launcher) holds `month`."""
+def refuse_if_held(instance: DagsterInstance, month: dt.date, environment: str | None = None) -> None:
+    """MonthBusy if an in-progress run of the instance (any job, any launcher) holds `month`, or,
+    given `environment`, if a month run of that environment not of this process is queued or running."""
     holders = instance.get_runs(RunsFilter(statuses=IN_PROGRESS, tags={"dagster/partition": month.isoformat()}))
     if holders:
         run = holders[0]
-        who = "a churn-assets run" if PID_TAG in run.tags else "the Dagster daemon (UI, schedule or backfill)"
         raise MonthBusy(
-            f"{month} is being run by run {run.run_id} ({who}, {run.status.value}); wait for it, or cancel it in the UI"
+            f"{month} is being run by run {run.run_id} ({_who(run)}, {run.status.value}); wait for it, "
+            "or cancel it in the UI"
+        )
+    if environment is None:
+        return
+    others = [
+        run
+        for run in instance.get_runs(RunsFilter(statuses=IN_PROGRESS, tags={ENV_TAG: environment}))
+        if run.tags.get(PID_TAG) != str(os.getpid())
+    ]
+    if others:
+        run = others[-1]  # the oldest: the one the queue runs first
+        raise MonthBusy(
+            f"{len(others)} month run(s) of {environment} are queued or running, the first run {run.run_id} of "
+            f"{run.tags.get('dagster/partition', '?')} ({_who(run)}, {run.status.value}); months run one after "
+            "another: wait for them, or cancel them in the UI"
         )
 
 
+def _who(run) -> str:
+    return "a churn-assets run" if PID_TAG in run.tags else "the Dagster daemon (UI, schedule or backfill)"
+
+
 @contextmanager
-def month_lock(folder: Path, month: dt.date, instance: DagsterInstance) -> Iterator[None]:
+def month_lock(
+    folder: Path, month: dt.date, instance: DagsterInstance, environment: str | None = None
+) -> Iterator[None]:
     """Hold `month` for this process: refuse (MonthBusy) if another process or an in-progress run
-    of the instance has it."""
+    of the instance has it (or, given `environment`, runs another month of it)."""
     locks = Path(folder) / "locks"
     locks.mkdir(parents=True, exist_ok=True)
     with open(locks / f"{month.isoformat()}.lock", "w") as handle:
@@ -86,7 +110,7 @@ def month_lock(folder: Path, month: dt.date, instance: DagsterInstance) -> Itera
             raise MonthBusy(
                 f"{month} is being run by another `churn-assets run` on this machine; wait for it to finish"
             ) from None
-        refuse_if_held(instance, month)
+        refuse_if_held(instance, month, environment)
         try:
             yield
         finally:

@@ -127,11 +127,10 @@ def test_an_undelivered_alert_is_retried_not_lost(failed_month, receiver):
     assert len([h for h in receiver.on("/hook") if h["check"] == "top_k_overlap"]) == 1
 
 
-def test_a_failed_run_is_one_notification(failed_month, receiver):
-    home, run_id = failed_month
+def run_failure_tick(home, run_id):
+    """The run-failure sensor evaluated on the failed run `run_id`; what it returned."""
     instance = DagsterInstance.local_temp(str(home / "dagster"))
     defs, notifier = sensors(home)
-    run = instance.get_run_by_id(run_id)
     failure = next(
         r.event_log_entry.dagster_event
         for r in instance.get_records_for_run(run_id, of_type=DagsterEventType.RUN_FAILURE).records
@@ -140,16 +139,44 @@ def test_a_failed_run_is_one_notification(failed_month, receiver):
         sensor_name="run_failure_alerts",
         dagster_event=failure,
         dagster_instance=instance,
-        dagster_run=run,
+        dagster_run=instance.get_run_by_id(run_id),
         resources={"alerts": notifier},
     ).for_run_failure()
-    defs["run_failure_alerts"](context)
+    return defs["run_failure_alerts"](context)
+
+
+def test_a_failed_run_is_one_notification(history_copy, receiver):
+    # Ids that cannot be stored: the snapshot step fails with an error, no gate says it.
+    apply_incident(str(history_copy / "warehouse.duckdb"), "malformed-ids", END_MONTH)
+    report = run_pipeline(history_copy, first=END_MONTH, last=END_MONTH)
+    run_id = report.months[0].run_id
+    run_failure_tick(history_copy, run_id)
     hooks = receiver.on("/hook")
     assert len(hooks) == 1 and hooks[0]["kind"] == "run"
     assert hooks[0]["month"] == str(END_MONTH) and hooks[0]["run_url"].endswith(run_id)
-    # The cause, not Dagster's "Steps failed: [...]": the failed step and its own message.
-    assert hooks[0]["summary"].startswith("churn__predictions: "), hooks[0]["summary"]
-    assert "top_k_overlap" in hooks[0]["summary"]
+    # The cause, not Dagster's "Steps failed: [...]": the failed step and its own message; the
+    # title names the job, not Dagster's implicit asset job.
+    assert hooks[0]["summary"].startswith("customers__snapshot: "), hooks[0]["summary"]
+    assert "CUST-" in hooks[0]["summary"]
+    assert hooks[0]["title"] == f"run of all_models_monthly for {END_MONTH} failed"
+
+
+def test_a_month_blocked_by_a_gate_is_one_alert_the_gates(failed_month, receiver):
+    home, run_id = failed_month
+    skipped = run_failure_tick(home, run_id)
+    assert "failed only because a gate blocked its month" in skipped.skip_message
+    assert receiver.received == []  # the run that the gate stopped adds nothing
+    instance = DagsterInstance.local_temp(str(home / "dagster"))
+    defs, notifier = sensors(home)
+    tick(defs["gate_failure_alerts"], instance, notifier, "0")
+    (alert,) = [h for h in receiver.on("/hook") if h["severity"] == "ERROR"]
+    assert (alert["kind"], alert["check"], alert["model"], alert["month"]) == (
+        "gate",
+        "top_k_overlap",
+        "churn",
+        str(END_MONTH),
+    )
+    assert alert["value"] is not None and alert["threshold"] is not None
 
 
 def test_a_failed_gate_of_another_environment_is_not_alerted_here(failed_month, receiver):
@@ -247,17 +274,42 @@ def test_a_failed_churn_assets_run_alerts_through_the_daemon(history_copy, recei
         wait_until(sensors_started, 180, "both alert sensors' first tick", started, interval=2)
         assert receiver.received == []  # the history holds failed WARN checks: none replayed
 
-        apply_incident(str(history_copy / "warehouse.duckdb"), "scrambled-ids", END_MONTH)
+        def run_sensor_cursor():
+            states = {s.name: s for s in instance.all_instigator_state() if s.name in alerts.SENSOR_NAMES}
+            return states["run_failure_alerts"].instigator_data.cursor
+
         month = END_MONTH.strftime("%Y-%m")
+        # A month blocked by a gate: one alert, the gate's (the run it stopped adds nothing).
+        apply_incident(str(history_copy / "warehouse.duckdb"), "scrambled-ids", END_MONTH)
+        cursor_before = run_sensor_cursor()
         result = cli(history_copy, "run", "--from", month, "--to", month, env_extra={"DAGSTER_HOME": str(dagster_home)})
         assert result.returncode != 0 and "NOT published" in result.stdout, result.stdout + result.stderr
         started_waiting = time.monotonic()
+        wait_until(
+            lambda: ("gate", "top_k_overlap") in {(h["kind"], h["check"]) for h in receiver.on("/hook")},
+            180,
+            "the gate alert",
+            started,
+            interval=2,
+        )
+        wait_until(lambda: run_sensor_cursor() != cursor_before, 180, "the run sensor to see the run", started)
+        print(f"the gate alert arrived {time.monotonic() - started_waiting:.0f} s after the run ended")
+        assert [h for h in receiver.on("/hook") if h["kind"] == "run"] == []
 
-        def both_alerts():
-            kinds = {(h["kind"], h["check"]) for h in receiver.on("/hook")}
-            return ("run", None) in kinds and ("gate", "top_k_overlap") in kinds
-
-        wait_until(both_alerts, 180, "the run and gate alerts", started, interval=2)
+        # A month that fails with an error: the run's alert.
+        apply_incident(str(history_copy / "warehouse.duckdb"), "malformed-ids", END_MONTH)
+        result = cli(
+            history_copy,
+            "run",
+            "--from",
+            month,
+            "--to",
+            month,
+            "--force-snapshot",
+            env_extra={"DAGSTER_HOME": str(dagster_home)},
+        )
+        assert result.returncode != 0, result.stdout + result.stderr
+        wait_until(lambda: [h for h in receiver.on("/hook") if h["kind"] == "run"], 180, "the run alert", started)
     (run_alert,) = [h for h in receiver.on("/hook") if h["kind"] == "run"]
-    assert run_alert["summary"].startswith("churn__predictions: ") and run_alert["month"] == str(END_MONTH)
-    print(f"alerts arrived {time.monotonic() - started_waiting:.0f} s after the run ended")
+    assert run_alert["summary"].startswith("customers__snapshot: ") and run_alert["month"] == str(END_MONTH)
+    assert "CUST-" in run_alert["summary"]

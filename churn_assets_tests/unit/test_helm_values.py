@@ -116,9 +116,9 @@ def test_runs_are_kubernetes_jobs_queued_one_per_month(env):
     queue = v["dagsterDaemon"]["runCoordinator"]
     assert queue["enabled"] and queue["type"] == "QueuedRunCoordinator"
     assert queue["config"]["queuedRunCoordinator"]["maxConcurrentRuns"] == 4
-    assert {"key": "dagster/partition", "value": {"applyLimitPerUniqueValue": True}, "limit": 1} in queue["config"][
-        "queuedRunCoordinator"
-    ]["tagConcurrencyLimits"]
+    limits = queue["config"]["queuedRunCoordinator"]["tagConcurrencyLimits"]
+    for key in ("churn/env", "dagster/partition"):
+        assert {"key": key, "value": {"applyLimitPerUniqueValue": True}, "limit": 1} in limits
     # The chart refuses to render run limits set both here and in its top-level `concurrency` block.
     assert v["concurrency"]["enabled"] is False
 
