@@ -27,6 +27,14 @@ CATALOG_ENV_VAR = "CHURN_MODELS"
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # A relation may be schema-qualified (schema.table or database.schema.table).
 _RELATION = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){0,2}$")
+# Model and source names become table names, a report folder and Dagster keys. 63 is Dagster's
+# limit on tag values (and PostgreSQL's on identifiers); it leaves room for every name made from
+# them: the longest, Snowflake's load table CHURN_LOAD_TRAINING_SET_<name>_<12 hex digits>, is
+# 100 characters of the 255 Snowflake allows, and a report folder is 63 of a file name's 255 bytes.
+MAX_NAME_LENGTH = 63
+NAME_RULE = f"letters, digits and underscores, not starting with a digit, at most {MAX_NAME_LENGTH} characters"
+# Why a label column is never an input (features, exclusions, columns a snapshot requires).
+LABEL_UNKNOWN = "a label is not known when a month is scored (labels never reach a snapshot)"
 
 
 class CatalogError(ValueError):
@@ -55,8 +63,16 @@ TOP_KEYS = (
         doc="First monthly partition offered in Dagster (the UI's "
         "partitions count from it). Set it to the first month your source holds.",
     ),
-    Key("sources", "mapping: name -> source", doc="Relations or files that follow the source contract."),
-    Key("models", "mapping: name -> model", doc="One entry per model; the name prefixes its asset keys."),
+    Key(
+        "sources",
+        "mapping: name -> source",
+        doc=f"Relations or files that follow the source contract. Names: {NAME_RULE} (they name tables).",
+    ),
+    Key(
+        "models",
+        "mapping: name -> model",
+        doc=f"One entry per model; the name prefixes its asset keys, tables and report folder. Names: {NAME_RULE}.",
+    ),
 )
 SOURCE_KEYS = (
     Key(
@@ -86,7 +102,7 @@ SOURCE_KEYS = (
         "list of column names",
         [],
         "Columns the contract requires besides every model's "
-        "features and exclusion columns (customer_id and snapshot_month always are).",
+        "features and exclusion columns (customer_id and snapshot_month always are); never a label column.",
     ),
     Key(
         "not_null",
@@ -139,7 +155,13 @@ MODEL_KEYS = (
         REQUIRED,
         "Labelled months used for training (the latest one is the holdout).",
     ),
-    Key("features", "list of column names", REQUIRED, "Model inputs; each must exist in the source."),
+    Key(
+        "features",
+        "list of column names",
+        REQUIRED,
+        "Model inputs; each must exist in the source, and none may be a label column of the source (any "
+        "model's label: labels are not known when a month is scored).",
+    ),
     Key(
         "categorical_features",
         "list of column names",
@@ -206,7 +228,12 @@ GATE_KEYS = (
     Key("list_capacity", "integer >= 1", REQUIRED, "Most customers the list may hold (what the team can call)."),
 )
 EXCLUSION_KEYS = (
-    Key("column", "column name", REQUIRED, "A source column; it must never be NULL (the contract checks it)."),
+    Key(
+        "column",
+        "column name",
+        REQUIRED,
+        "A source column, not a label column; it must never be NULL (the contract checks it).",
+    ),
     Key(
         "equals",
         "text, number or boolean, of the column's type",
@@ -537,6 +564,18 @@ class _Reader:
             self.fail(key, f"{value!r} is not a plain SQL identifier (letters, digits, underscore)")
         return value
 
+    def name(self, value: Any) -> str:
+        """A model or source name: a plain identifier short enough for every name made from it."""
+        self.identifier("name", value)
+        if len(value) > MAX_NAME_LENGTH:
+            self.fail(
+                "name",
+                f"is {len(value)} characters long; names are at most {MAX_NAME_LENGTH} characters, so that every "
+                "table, file and Dagster key made from them fits its store (e.g. Snowflake's load table "
+                "CHURN_LOAD_TRAINING_SET_<name>_<12 hex digits> within 255 characters)",
+            )
+        return value
+
     def identifiers(self, key: str) -> tuple[str, ...]:
         values = self.get(key, list)
         for value in values:
@@ -657,6 +696,9 @@ def _parse(path: Path, raw: Any) -> Catalog:
 
     sources = {}
     for name, body in top.get("sources", dict).items():
+        twin = next((other for other in sources if str(other).lower() == str(name).lower()), None)
+        if twin is not None:
+            top.fail("sources", f"'{name}' and '{twin}' differ only in case (their tables would clash)")
         sources[name] = _parse_source(path, name, body)
     if not sources:
         top.fail("sources", "declares no source")
@@ -669,12 +711,14 @@ def _parse(path: Path, raw: Any) -> Catalog:
         models[name] = _parse_model(path, name, body, sources)
     if not models:
         top.fail("models", "declares no model")
+    for model in models.values():
+        _refuse_labels_as_inputs(path, model, models)
     return Catalog(path=path, partitions_start=start, sources=sources, models=models)
 
 
 def _parse_source(path: Path, name: Any, body: Any) -> SourceSpec:
     reader = _Reader(path, f"source '{name}'", body, SOURCE_KEYS)
-    reader.identifier("name", name)
+    reader.name(name)
     files = reader.get("files", (str, type(None)))
     relation = reader.get("relation", (str, type(None)))
     if (files is None) == (relation is None):
@@ -695,6 +739,13 @@ def _parse_source(path: Path, name: Any, body: Any) -> SourceSpec:
     rename = reader.get("rename", dict)
     for target in rename.values():
         reader.identifier("rename", target)
+    required, labels = reader.identifiers("required_columns"), reader.identifiers("label_columns")
+    lowered = {label.lower() for label in labels}
+    for column in required:
+        if column.lower() in lowered:
+            reader.fail(
+                "required_columns", f"{column} is a label column; {LABEL_UNKNOWN}, so a snapshot cannot require it"
+            )
     return SourceSpec(
         name=name,
         relation=relation or "",
@@ -702,8 +753,8 @@ def _parse_source(path: Path, name: Any, body: Any) -> SourceSpec:
         separator=separator,
         rename={str(k): v for k, v in rename.items()},
         value_ranges=_value_ranges(reader),
-        required_columns=reader.identifiers("required_columns"),
-        label_columns=reader.identifiers("label_columns"),
+        required_columns=required,
+        label_columns=labels,
         not_null=reader.identifiers("not_null"),
         allowed_values=_allowed_values(reader),
         max_row_count_change=_row_count_change(reader),
@@ -713,7 +764,7 @@ def _parse_source(path: Path, name: Any, body: Any) -> SourceSpec:
 
 def _parse_model(path: Path, name: Any, body: Any, sources: dict[str, SourceSpec]) -> ModelSpec:
     r = _Reader(path, f"model '{name}'", body, MODEL_KEYS)
-    r.identifier("name", name)
+    r.name(name)
     source_name = r.get("source", str)
     if source_name not in sources:
         r.fail("source", f"unknown source {source_name!r}; {suggestion(source_name, sources, 'declared sources')}")
@@ -779,6 +830,25 @@ def _parse_model(path: Path, name: Any, body: Any, sources: dict[str, SourceSpec
         label_values=_label_values(r),
         refit_on_all_months=r.get("refit_on_all_months", bool),
     )
+
+
+def _refuse_labels_as_inputs(path: Path, model: ModelSpec, models: dict[str, ModelSpec]) -> None:
+    """No label column of the model's source (any model's label, in any case) may be a feature or
+    an exclusion column: `check` used to pass them and `run` then failed on a missing column."""
+    labels = {label.lower() for label in model.source.label_columns}
+    owners = {m.label.lower(): m.name for m in models.values() if m.source.name == model.source.name}
+
+    def refuse(where: str, column: str, role: str):
+        owner = owners.get(column.lower())
+        what = f"the label of model '{owner}'" if owner else f"a label column of source '{model.source.name}'"
+        raise CatalogError(f"{path}: model '{model.name}', {where}: {column} is {what}; {LABEL_UNKNOWN}, so {role}")
+
+    for feature in model.features:
+        if feature.lower() in labels:
+            refuse("key 'features'", feature, "it cannot be a feature")
+    for index, rule in enumerate(model.exclusions, start=1):
+        if rule.column.lower() in labels:
+            refuse(f"exclusion {index}, key 'column'", rule.column, "it cannot decide who is excluded")
 
 
 # -- The catalogue against a source's real columns -------------------------------------------

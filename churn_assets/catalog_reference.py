@@ -9,7 +9,15 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from churn_assets.catalog import FREE_PREFIX, REQUIRED, SECTIONS, XGBOOST_PARAMS
+from churn_assets.catalog import (
+    FREE_PREFIX,
+    LABEL_UNKNOWN,
+    MAX_NAME_LENGTH,
+    NAME_RULE,
+    REQUIRED,
+    SECTIONS,
+    XGBOOST_PARAMS,
+)
 
 REFERENCE_PATH = Path(__file__).resolve().parent.parent / "docs" / "catalogue.md"
 
@@ -42,6 +50,13 @@ def render() -> str:
         f"  ones. Top-level keys starting with `{FREE_PREFIX}` are free, a place for anchors",
         f"  (`{FREE_PREFIX}gates: &gates {{...}}`).",
         "- A key given twice in one mapping is refused.",
+        f"- Model and source names: {NAME_RULE}.",
+        "  A name becomes table names (`training_set_<model>`, `snapshot_<source>`, `source_<source>`), a report",
+        "  folder and Dagster keys; the bound keeps each of them within its store's limit (Snowflake's",
+        "  255-character identifiers, with the load table's prefix and suffix; 255-byte file names; Dagster's",
+        f"  {MAX_NAME_LENGTH}-character tag values).",
+        "- No label column of a source (any model's label) may be a feature, an exclusion column or a",
+        f"  required column: {LABEL_UNKNOWN}.",
         "- `churn-assets check` also compares values with the source's column types: exclusion values,",
         "  `label_values`, `allowed_values`, `value_ranges` and numeric features.",
         "",

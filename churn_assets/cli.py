@@ -141,21 +141,30 @@ def _load():
 
 
 def _seed(args) -> int:
-    from churn_assets.rules.months import last_completed_month, month_range
+    from churn_assets.rules.months import add_months, last_completed_month, month_range
     from churn_assets.simulate import seed_duckdb
 
     catalog, environment = _load()
     if environment.name != "local":
         raise UsageError("seed writes the simulated business into the local DuckDB warehouse only (CHURN_ENV=local)")
     end_month = _month_arg(args.end_month, "--end-month") or last_completed_month()
+    # The months the catalogue's partitions cover up to the end month: a seeded month before
+    # partitions_start would be data no partition reads.
+    at_most = len(month_range(catalog.partitions_start, end_month))
     if args.months is None:
-        args.months = len(month_range(catalog.partitions_start, end_month))
+        args.months = at_most
         if args.months < 1:
             raise UsageError(
                 f"the catalogue's partitions_start {catalog.partitions_start} is after the end month {end_month}"
             )
     if args.customers < 1 or args.months < 1:
         raise UsageError("--customers and --months must be positive")
+    if args.months > at_most:
+        raise UsageError(
+            f"--months {args.months} would begin in {add_months(end_month, 1 - args.months):%Y-%m}, before the "
+            f"catalogue's partitions_start {catalog.partitions_start}: at most {max(at_most, 0)} months end in "
+            f"{end_month:%Y-%m}" + ("" if args.end_month else " (the last completed month)")
+        )
     if args.seed < 0:
         raise UsageError(f"--seed must be 0 or more, got {args.seed}")
     _check_seed_fits_in_memory(args.customers, args.months)
@@ -252,6 +261,10 @@ def _validate(args) -> int:
     if args.model not in catalog.models:
         raise UsageError(f"--model: unknown model {args.model!r}; the catalogue has {sorted(catalog.models)}")
     spec = catalog.models[args.model]
+    for flag, value in (("--prev-month-preds", args.prev_month_preds), ("--curr-month-preds", args.curr_month_preds)):
+        # An empty value is a mistake, not "no previous month" (which would judge no overlap at all).
+        if value is not None and not value.strip():
+            raise UsageError(f"{flag} is empty; give a .parquet/.csv file or warehouse:<model>/<YYYY-MM>")
     try:
         current = load_predictions(args.curr_month_preds, environment.warehouse)
         previous = load_predictions(args.prev_month_preds, environment.warehouse) if args.prev_month_preds else None
@@ -311,7 +324,13 @@ def _run(args) -> int:
     from churn_assets.monthly_run import run_months
 
     catalog, environment = _load()
-    names = [m.strip() for m in args.models.split(",")] if args.models else list(catalog.models)
+    names = list(catalog.models) if args.models is None else [m.strip() for m in args.models.split(",")]
+    if not all(names):
+        # '' is not "every model" (that is leaving --models out); an empty name is a typo.
+        raise UsageError(
+            f"--models {args.models!r}: an empty model name; give comma-separated names, e.g. "
+            f"--models {','.join(sorted(catalog.models)[:2])}, or leave --models out for every model"
+        )
     unknown = [n for n in names if n not in catalog.models]
     if unknown:
         raise UsageError(f"--models: unknown model(s) {unknown}; the catalogue has {sorted(catalog.models)}")

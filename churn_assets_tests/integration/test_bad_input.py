@@ -88,12 +88,33 @@ def test_export_into_a_folder_that_cannot_be_created(home, tmp_path):
             lambda d: d["sources"]["customers"].update(relation="analytics.no_such_view"),
             "key 'relation': analytics.no_such_view does not exist in the warehouse",
         ),
+        # Issue 27: another model's label as a feature or an exclusion passed `check`, and `run`
+        # failed on "missing required columns" although the column is in the source.
+        (
+            lambda d: d["models"]["churn"]["features"].append("upgraded_next_month"),
+            "model 'churn', key 'features': upgraded_next_month is the label of model 'upsell'; a label is not "
+            "known when a month is scored",
+        ),
+        (
+            lambda d: d["models"]["churn"]["exclusions"].append({"column": "churned_within_3m", "equals": 1}),
+            "model 'churn', exclusion 3, key 'column': churned_within_3m is the label of model 'churn'",
+        ),
+        # Issue 27: a 300-character model published its list, then failed writing its report.
+        (
+            lambda d: d["models"].update({"c" * 300: d["models"].pop("churn")}),
+            "key 'name': is 300 characters long; names are at most 63 characters",
+        ),
     ],
 )
 def test_configuration_mistakes_are_caught_before_any_step_runs(home, tmp_path, change, message):
     catalogue = shipped_catalogue_with(tmp_path, change)
+    published = query(home, "SELECT count(*) AS n, count(DISTINCT model) AS models FROM churn.published_predictions")
     for command in ("check", "run"):
         one_line_exit_2(cli(home, command, env_extra={"CHURN_MODELS": str(catalogue)}), message)
+    # Nothing was published (nor replaced) by the refused run.
+    assert query(home, "SELECT count(*) AS n, count(DISTINCT model) AS models FROM churn.published_predictions").equals(
+        published
+    )
 
 
 def test_a_list_capacity_written_as_a_whole_float_is_accepted(home, tmp_path):

@@ -149,6 +149,114 @@ def test_typos_and_wrong_values_are_refused_with_the_nearest_key(tmp_path, raw, 
     assert expected in message
 
 
+# -- Held-out inputs (issue 27): refused at load, before `check` or `run` touches a warehouse --------
+
+
+def add_exclusion(column):
+    return lambda r: r["models"]["churn"]["exclusions"].append({"column": column, "equals": 1, "reason": "x"})
+
+
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        # Another model's label as a numeric feature: `run` failed with "missing required columns".
+        (
+            lambda r: r["models"]["churn"]["features"].append("upgraded_next_month"),
+            "model 'churn', key 'features': upgraded_next_month is the label of model 'upsell'",
+        ),
+        # ... as a categorical feature, written in another case (DuckDB and Snowflake ignore case).
+        (
+            lambda r: (
+                r["models"]["churn"]["features"].append("Downgraded_Next_Month"),
+                r["models"]["churn"]["categorical_features"].append("Downgraded_Next_Month"),
+            ),
+            "model 'churn', key 'features': Downgraded_Next_Month is the label of model 'downgrade'",
+        ),
+        (
+            add_exclusion("churned_within_3m"),
+            "model 'churn', exclusion 3, key 'column': churned_within_3m is the label",
+        ),
+        (add_exclusion("upgraded_next_month"), "model 'churn', exclusion 3, key 'column': upgraded_next_month is"),
+        # A label column of the source that no model uses yet is a label all the same.
+        (
+            lambda r: (
+                r["sources"]["customers"]["label_columns"].append("renewed_next_month"),
+                r["models"]["upsell"]["features"].append("renewed_next_month"),
+            ),
+            "model 'upsell', key 'features': renewed_next_month is a label column of source 'customers'",
+        ),
+        (
+            lambda r: r["sources"]["customers"]["required_columns"].append("churned_within_3m"),
+            "source 'customers', key 'required_columns': churned_within_3m is a label column",
+        ),
+    ],
+)
+def test_a_label_is_never_an_input(tmp_path, raw, change, expected):
+    path, message = refusal(tmp_path, raw, change)
+    assert message.startswith(f"{path}: ") and "\n" not in message
+    assert expected in message
+    assert "not known when a month is scored" in message
+
+
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        # The 300-character model that published its list and then failed writing its report.
+        (
+            lambda r: r["models"].update({"m" * 300: r["models"].pop("churn")}),
+            f"model '{'m' * 300}', key 'name': is 300 characters long; names are at most 63",
+        ),
+        (
+            lambda r: r["models"].update({"m" * 64: r["models"].pop("churn")}),
+            "key 'name': is 64 characters long; names are at most 63",
+        ),
+        (
+            lambda r: r.update(sources={"s" * 64: r["sources"]["customers"]}),
+            f"source '{'s' * 64}', key 'name': is 64 characters long; names are at most 63",
+        ),
+        (
+            lambda r: r["sources"].update(Customers=r["sources"]["customers"]),
+            "top level, key 'sources': 'customers' and 'Customers' differ only in case (their tables would clash)",
+        ),
+        (lambda r: r["models"].update({"churn-2": r["models"]["churn"]}), "'churn-2' is not a plain SQL identifier"),
+    ],
+)
+def test_names_are_bounded_and_plain(tmp_path, raw, change, expected):
+    path, message = refusal(tmp_path, raw, change)
+    assert message.startswith(f"{path}: ") and "\n" not in message
+    assert expected in message
+
+
+def test_a_name_of_the_longest_length_loads_and_every_name_made_from_it_fits(tmp_path, raw):
+    """The bound keeps the longest names derived from a model or source name valid: tables in a
+    real DuckDB file and on Snowflake (255 characters, the load table's prefix and suffix
+    included), the report folder and its files (255 bytes each)."""
+    import duckdb
+
+    from churn_assets.catalog import MAX_NAME_LENGTH
+    from churn_assets.warehouse.snapshots import snapshot_table, training_set_table
+    from churn_assets.warehouse.snowflake import LOAD_TABLE_PREFIX
+
+    model, source = "m" * MAX_NAME_LENGTH, "s" * MAX_NAME_LENGTH
+    data = copy.deepcopy(raw)
+    data["sources"] = {source: data["sources"]["customers"]}
+    data["models"] = {model: {**data["models"]["churn"], "source": source}}
+    catalog = load_catalog(write(tmp_path, data))
+    assert catalog.models[model].source.name == source
+
+    tables = [training_set_table(model), snapshot_table(source), f"source_{source}"]
+    # Snowflake's load table: LOAD_TABLE_PREFIX + table + "_" + 12 hex digits (warehouse/snowflake.py).
+    assert max(len(f"{LOAD_TABLE_PREFIX}{t}_{'0' * 12}") for t in tables) <= 255
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as conn:
+        for table in tables:
+            conn.execute(f"CREATE TABLE {table} AS SELECT 1 AS x")
+        assert conn.execute(f"SELECT x FROM {training_set_table(model)}").fetchone() == (1,)
+    report = tmp_path / "reports" / model / "2026-11-01-leaving.csv.tmp"  # reports.py: <model>/<month>...
+    report.parent.mkdir(parents=True)
+    report.write_text("customer_id\n")
+    assert report.read_text() == "customer_id\n"
+
+
 def test_yaml_11_booleans_stay_text_and_merge_keys_work(tmp_path):
     text = DEFAULT_CATALOG.read_text()
     # Unquoted Yes/No (YAML 1.1 booleans), an anchor under a free `x-` key, and a merge key.
