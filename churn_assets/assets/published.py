@@ -20,17 +20,23 @@ from churn_assets.rules.lists import list_size
 from churn_assets.warehouse import Warehouse
 from churn_assets.warehouse.lists import month_gates_passed, month_list, scored_count
 
-PUBLISHED_SCHEMA = TableSchema(
-    columns=[
-        TableColumn("model", "string", description="Catalogue name of the model"),
-        TableColumn("month", "date", description="Snapshot month the list is for (first day)"),
-        TableColumn("customer_id", "int", description="Customer on the list"),
-        TableColumn("score", "float", description="Predicted probability of the label"),
-        TableColumn("rank", "int", description="1 = highest risk; unique within model and month"),
-        TableColumn("model_version", "int", description="Registry version that scored the month"),
-        TableColumn("published_at", "timestamp", description="When this month's list was published (UTC)"),
-    ]
-)
+
+def published_schema(id_type: str = "source's type") -> TableSchema:
+    """The consumer contract's columns; `customer_id` has the source's type (text ids stay text)."""
+    return TableSchema(
+        columns=[
+            TableColumn("model", "string", description="Catalogue name of the model"),
+            TableColumn("month", "date", description="Snapshot month the list is for (first day)"),
+            TableColumn("customer_id", id_type, description="Customer on the list, as the source types the id"),
+            TableColumn("score", "float", description="Predicted probability of the label"),
+            TableColumn("rank", "int", description="1 = highest risk; unique within model and month"),
+            TableColumn("model_version", "int", description="Registry version that scored the month"),
+            TableColumn("published_at", "timestamp", description="When this month's list was published (UTC)"),
+        ]
+    )
+
+
+PUBLISHED_SCHEMA = published_schema()
 
 
 def top_table(frame: pd.DataFrame) -> str:
@@ -86,6 +92,9 @@ def build_published_asset(spec: ModelSpec, partitions_def: PartitionsDefinition,
                 "rows": len(frame),
                 "published": True,
                 "dagster/row_count": len(frame),
+                "dagster/column_schema": published_schema(
+                    "string" if pd.api.types.is_string_dtype(frame["customer_id"]) else "int"
+                ),
                 "table": warehouse.table(PUBLISHED),
                 "model_version": int(frame["model_version"].iloc[0]) if len(frame) else None,
                 "top_10": MetadataValue.md(top_table(frame.head(10))) if len(frame) else "empty",

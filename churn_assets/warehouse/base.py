@@ -22,8 +22,44 @@ DATE_COLUMNS = frozenset(
 )
 
 
+# The customer id keeps the source's type in every table (README, "The published table"): text ids
+# stay text (zeros kept), numbers stay numbers.
+ID_COLUMN = "customer_id"
+# A text id that reads back the same as a number: no sign, no leading zero, no space.
+CANONICAL_INTEGER = r"0|[1-9][0-9]*"
+BIGINT_MAX = str(2**63 - 1)
+
+
 class WarehouseError(RuntimeError):
     """A warehouse operation failed; the message says which table and what to do."""
+
+
+def refuse_id_type_change(table: str, stored_type: str | None, frame: pd.DataFrame) -> None:
+    """Refuse to append ids of another kind (text vs numbers) than the table's `customer_id` column.
+
+    Both engines would convert on INSERT without a word: '0001000001' becomes 1000001, 1000001
+    becomes '1000001', and the stored ids no longer match the source's. This happens when a
+    source's id type changes, or when sources of different id types share a table."""
+    if stored_type is None or ID_COLUMN not in frame.columns or not len(frame):
+        return
+    # From the dtype for numbers; a month of text ids is scanned once (no copy of the column).
+    kind = pd.api.types.infer_dtype(frame[ID_COLUMN], skipna=True)
+    stored_text = stored_type.upper().startswith(("VARCHAR", "TEXT", "STRING", "CHAR"))
+    arriving_text = kind == "string"
+    if kind not in ("string", "integer", "floating", "decimal") or arriving_text == stored_text:
+        return  # nothing to convert, or a mix the engine refuses by itself
+    examples = ids = frame[ID_COLUMN].dropna()
+    if ids.empty:
+        return  # only NULL ids: nothing is converted
+    if arriving_text:  # the ids that could not be numbers say best why the column is text
+        odd = ids[~ids.str.fullmatch(CANONICAL_INTEGER)]
+        examples = odd if len(odd) else ids
+    shown = examples.drop_duplicates().head(3).tolist()
+    raise WarehouseError(
+        f"{table} holds {ID_COLUMN} as {stored_type} but these ids arrive as "
+        f"{'text' if arriving_text else 'numbers'}, e.g. {shown}: not converted, an id keeps its source's type "
+        "(did the source's id type change, or do sources with different id types share this table?)"
+    )
 
 
 class Warehouse(ConfigurableResource):
@@ -198,7 +234,7 @@ class Warehouse(ConfigurableResource):
 
 # Never made categorical: ids are (nearly) unique, so a dictionary would only add to them, and they
 # are sorted and joined on by value.
-ID_COLUMNS = ("customer_id",)
+ID_COLUMNS = (ID_COLUMN,)
 
 
 def text_as_categories(frame: pd.DataFrame) -> pd.DataFrame:

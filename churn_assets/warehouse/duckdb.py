@@ -13,7 +13,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from churn_assets.warehouse.base import DATE_COLUMNS, Warehouse
+from churn_assets.warehouse.base import DATE_COLUMNS, ID_COLUMN, Warehouse, refuse_id_type_change
 
 # DuckDB vectors are 2,048 rows: chunks of ~262k rows (their text as Python objects is the
 # transient cost of a read, ~15 MB per text column).
@@ -119,6 +119,13 @@ class DuckDBWarehouse(Warehouse):
         return stream_frames(conn, sql, params)
 
     def _write_frame(self, conn: Any, table: str, frame: pd.DataFrame) -> None:
+        if ID_COLUMN in frame.columns:
+            stored = conn.execute(
+                "SELECT data_type FROM information_schema.columns "
+                "WHERE table_schema = ? AND table_name = ? AND column_name = ?",
+                [self.schema_name, table, ID_COLUMN],
+            ).fetchall()
+            refuse_id_type_change(self.table(table), stored[0][0] if stored else None, frame)
         # Registered as Arrow: DuckDB's pandas scan fails under concurrent connections of one process
         # ("pandas_scan does not exist"), its Arrow scan does not; the conversion is zero-copy for numbers.
         conn.register("incoming_frame", plain_arrow(frame))

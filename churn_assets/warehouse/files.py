@@ -2,7 +2,8 @@
 
 Files are read with pandas, renamed to the source contract, typed as the catalogue declares
 (numeric features to numbers: a blank cell becomes NULL, categoricals to text), and replace
-the source table only when their content changed.
+the source table only when their content changed. A CSV's `customer_id` is read as the text it
+is and becomes numbers only when every id is a canonical integer (`ids_as_typed`).
 """
 
 from __future__ import annotations
@@ -14,9 +15,12 @@ from pathlib import Path
 import pandas as pd
 
 from churn_assets.catalog import Catalog, SourceSpec
-from churn_assets.warehouse.base import Warehouse
+from churn_assets.warehouse.base import BIGINT_MAX, CANONICAL_INTEGER, ID_COLUMN, Warehouse
 
 LOADS = "file_source_loads"
+# Part of a load's content hash: files loaded under an earlier typing rule (CSV ids read as numbers,
+# zeros lost) are loaded again once, under this one.
+LOAD_RULES = b"csv-ids-as-typed"
 
 
 class FileSourceError(ValueError):
@@ -34,15 +38,27 @@ def read_source_files(catalog: Catalog, source: SourceSpec, files: list[Path] | 
     """The source's files (default: those matching now) as the table they load into, renamed and
     typed. Needs no warehouse: `churn-assets check` reads them this way."""
     files = files if files is not None else source_files(source)
-    frame = pd.concat([_read(path, source.separator) for path in files], ignore_index=True)
-    return _typed(frame.rename(columns=source.rename), catalog, source)
+    id_column = next((column for column, target in source.rename.items() if target == ID_COLUMN), ID_COLUMN)
+    frame = pd.concat([_read(path, source.separator, id_column) for path in files], ignore_index=True)
+    renamed = [source.rename.get(column, column) for column in frame.columns]
+    twice = sorted({name for name in renamed if renamed.count(name) > 1})
+    if twice:
+        sources = "; ".join(
+            f"{name!r} twice after `rename` ({', '.join(c for c in frame.columns if source.rename.get(c, c) == name)})"
+            for name in twice
+        )
+        raise FileSourceError(f"source '{source.name}': {sources}; rename only one column to each name")
+    frame = _typed(frame.rename(columns=source.rename), catalog, source)
+    if ID_COLUMN in frame.columns and all(_is_csv(path) for path in files):
+        frame[ID_COLUMN] = ids_as_typed(frame[ID_COLUMN])
+    return frame
 
 
 def ensure_loaded(warehouse: Warehouse, catalog: Catalog, source: SourceSpec, log=None) -> str:
     """Load the source's files into its table if they changed since the last load; returns the
     content hash of the files."""
     files = source_files(source)
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(LOAD_RULES)
     for path in files:
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
@@ -71,12 +87,15 @@ def ensure_loaded(warehouse: Warehouse, catalog: Catalog, source: SourceSpec, lo
 COMPRESSED_CSV = {".gz", ".bz2", ".zip", ".xz", ".zst"}
 
 
-def _read(path: Path, separator: str = ",") -> pd.DataFrame:
+def _is_csv(path: Path) -> bool:
     suffixes = [s.lower() for s in path.suffixes[-2:]]
-    is_csv = suffixes[-1:] == [".csv"] or (
-        len(suffixes) == 2 and suffixes[0] == ".csv" and suffixes[1] in COMPRESSED_CSV
-    )
-    is_parquet = suffixes[-1:] in ([".parquet"], [".pq"])
+    return suffixes[-1:] == [".csv"] or (len(suffixes) == 2 and suffixes[0] == ".csv" and suffixes[1] in COMPRESSED_CSV)
+
+
+def _read(path: Path, separator: str = ",", id_column: str = ID_COLUMN) -> pd.DataFrame:
+    """One file as pandas reads it; a CSV's `id_column` as the text written in the file."""
+    is_csv = _is_csv(path)
+    is_parquet = [s.lower() for s in path.suffixes[-1:]] in ([".parquet"], [".pq"])
     if not (is_csv or is_parquet):
         raise FileSourceError(
             f"{path}: expected a .csv file (optionally compressed: "
@@ -85,10 +104,17 @@ def _read(path: Path, separator: str = ",") -> pd.DataFrame:
         )
     try:
         if is_parquet:
-            return pd.read_parquet(path)
-        frame = pd.read_csv(path, sep=separator, skipinitialspace=True)
+            frame = pd.read_parquet(path)
+            _refuse_duplicates(path, list(frame.columns))
+            return frame
+        # A converter gets the cell's text before any parsing: '0001000001' stays itself, and
+        # only a blank id is missing (no 'NA' or 'null' turned into NULL).
+        frame = pd.read_csv(path, sep=separator, skipinitialspace=True, converters={id_column: str})
+        # pandas renames a repeated name ('tenure.1'), so the header is read again as written.
+        header = pd.read_csv(path, sep=separator, skipinitialspace=True, header=None, nrows=1, dtype=str)
     except Exception as exc:  # noqa: BLE001 - the reader's message says what is wrong with the file
         raise FileSourceError(f"{path}: cannot be read ({str(exc).splitlines()[0]})") from None
+    _refuse_duplicates(path, header.iloc[0].tolist())
     header = str(frame.columns[0]) if len(frame.columns) == 1 else ""
     found = next((sep for sep in ";\t|," if sep != separator and sep in header), None)
     if found:
@@ -97,6 +123,42 @@ def _read(path: Path, separator: str = ",") -> pd.DataFrame:
             f"set `separator: {found!r}` on the source in the catalogue"
         )
     return frame
+
+
+def _refuse_duplicates(path: Path, names: list) -> None:
+    """A column named twice would be read as `name.1` and never used: refuse it, naming it. Names
+    differing only in case count too (the warehouse does not tell them apart)."""
+    positions: dict[str, list[int]] = {}
+    for position, name in enumerate(names, start=1):
+        positions.setdefault(str(name).lower(), []).append(position)
+    twice = [found for found in positions.values() if len(found) > 1]
+    if twice:
+        named = "; ".join(
+            f"{' / '.join(dict.fromkeys(repr(str(names[p - 1])) for p in found))} "
+            f"(columns {', '.join(map(str, found[:-1]))} and {found[-1]})"
+            for found in twice
+        )
+        raise FileSourceError(
+            f"{path}: the header names a column more than once: {named}; give each column a name of its own"
+        )
+
+
+def ids_as_typed(ids: pd.Series) -> pd.Series:
+    """A CSV's ids (text as written) typed the way the file means them: numbers (int64) only when every
+    non-blank id is a canonical integer that fits BIGINT (no leading zero, sign, space or decimal point);
+    otherwise text, kept verbatim. Blank ids become NULL either way (the data contract names them).
+
+    One padded id ('0001000001') keeps the whole column text: read as a number it would be published
+    as 1000001 and no longer match the source's id."""
+    text = ids.astype(object).where(ids.notna(), None)
+    text = text.where(~text.fillna("").str.fullmatch(r"\s*"), None)
+    present = text.dropna()
+    lengths = present.str.len()
+    fits = (lengths < len(BIGINT_MAX)) | ((lengths == len(BIGINT_MAX)) & (present <= BIGINT_MAX))
+    if len(present) and present.str.fullmatch(CANONICAL_INTEGER).all() and fits.all():
+        numbers = pd.to_numeric(text, dtype_backend="numpy_nullable")
+        return numbers.astype("int64") if len(present) == len(text) else numbers
+    return text
 
 
 def _typed(frame: pd.DataFrame, catalog: Catalog, source: SourceSpec) -> pd.DataFrame:

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from dagster import EnvVar
 
-from churn_assets.warehouse.base import DATE_COLUMNS, Warehouse, WarehouseError
+from churn_assets.warehouse.base import DATE_COLUMNS, ID_COLUMN, Warehouse, WarehouseError, refuse_id_type_change
 
 # Frames up to this many rows are written by one parameterised INSERT (no DDL, so it stays
 # inside the caller's transaction); larger ones are uploaded with write_pandas (Parquet, COPY).
@@ -296,6 +296,13 @@ class SnowflakeWarehouse(Warehouse):
             return None
         types = {column: snowflake_type(frame[column]) for column in frame.columns}
         existing = self._columns(conn, table)
+        if existing is not None and ID_COLUMN in frame.columns:
+            stored = conn.execute(
+                f"SELECT data_type FROM {self.database}.information_schema.columns "
+                "WHERE table_schema = ? AND table_name = ? AND column_name = ?",
+                [self.schema_name.upper(), table.upper(), ID_COLUMN.upper()],
+            ).fetchall()
+            refuse_id_type_change(self.table(table), stored[0][0] if stored else None, frame)
         ddl = []
         if existing is None:
             columns = ", ".join(f"{quote(c)} {t}" for c, t in types.items())
