@@ -99,6 +99,7 @@ def completed_home(history_home, tmp_path_factory) -> Path:
     """A warehouse on which every month has run once, in order."""
     home = tmp_path_factory.mktemp("completed")
     shutil.copy(history_home / "warehouse.duckdb", home / "warehouse.duckdb")
+    shutil.copytree(history_home / "dagster", home / "dagster")  # the whole run history, as the UI shows it
     report = run_pipeline(home, first=END_MONTH, last=END_MONTH)
     assert report.all_succeeded, [m for m in report.months if not m.success]
     return home

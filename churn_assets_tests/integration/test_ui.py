@@ -3,6 +3,7 @@ rendered by headless Chromium (Debian's package, installed by `make test`)."""
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -30,7 +31,7 @@ def free_port() -> int:
 def webserver(completed_home, tmp_path_factory):
     home = tmp_path_factory.mktemp("ui")
     shutil.copy(completed_home / "warehouse.duckdb", home / "warehouse.duckdb")
-    shutil.copytree(completed_home / "dagster", home / "dagster")  # the run history of the last month
+    shutil.copytree(completed_home / "dagster", home / "dagster")  # the run history of every month
     dagster_instance(home)  # writes the project's instance config into home/dagster
     port = free_port()
     env = {**os.environ, "CHURN_HOME": str(home), "DAGSTER_HOME": str(home / "dagster")}
@@ -164,3 +165,63 @@ def test_the_model_plots_are_markdown_images_as_the_readme_says(webserver):
     for label in ("roc_curve", "feature_importance_plot"):
         assert entries[label]["__typename"] == "MarkdownMetadataEntry"
         assert entries[label]["mdStr"].startswith("![") and "data:image/svg+xml;base64," in entries[label]["mdStr"]
+
+
+CHECK_STATUSES = """query($key: AssetKeyInput!) { assetNodeOrError(assetKey: $key) { ... on AssetNode {
+  assetChecksOrError { ... on AssetChecks { checks { name
+    executionForLatestMaterialization { status partition }
+    partitionStatuses { __typename ... on AssetCheckTimePartitionStatuses { ranges { startKey endKey status } } }
+} } } } } }"""
+
+
+def shown_status(check: dict) -> str:
+    """The status the asset page's checks list shows for a check, as the UI derives it
+    (dagster-webserver 1.13: any failed month, then any running, then any skipped, then passed;
+    the latest execution only when there are no partition statuses)."""
+    execution, ranges = check["executionForLatestMaterialization"], (check["partitionStatuses"] or {}).get("ranges")
+    if execution is None:
+        return "Not evaluated"
+    statuses = {r["status"] for r in ranges or [{"status": execution["status"]}]}
+    for status, label in (
+        ("FAILED", "Failed"),
+        ("EXECUTION_FAILED", "Failed"),
+        ("IN_PROGRESS", "Running"),
+        ("SKIPPED", "Skipped"),
+    ):
+        if status in statuses:
+            return label
+    return "Passed"
+
+
+def test_the_checks_list_shows_each_gates_latest_outcome(webserver, tmp_path):
+    """After every month ran (the first ones with no list to judge), each gate of the predictions
+    shows "Passed" where a user looks first, as its latest month passed; not "Skipped"."""
+    url, _ = webserver
+    request = urllib.request.Request(
+        url + "/graphql",
+        data=json.dumps({"query": CHECK_STATUSES, "variables": {"key": {"path": ["churn", "predictions"]}}}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        node = json.loads(response.read())["data"]["assetNodeOrError"]
+    checks = {c["name"]: c for c in node["assetChecksOrError"]["checks"]}
+    assert set(checks) == {"top_k_overlap", "predicted_rate", "score_psi", "coverage", "list_capacity"}
+    for name, check in checks.items():
+        assert check["executionForLatestMaterialization"]["status"] == "SUCCEEDED", (name, check)
+        assert shown_status(check) == "Passed", (name, check)
+
+    # What the page itself shows, rendered by Chromium.
+    graphql(url, "mutation { setNuxSeen }")
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
+    flags += [f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1400,900", "--virtual-time-budget=25000"]
+    dom = subprocess.run(
+        [chromium(), *flags, "--dump-dom", f"{url}/assets/churn/predictions?view=checks"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    ).stdout
+    text = " ".join(re.sub(r"<[^>]+>", " ", dom.split("<body", 1)[-1]).split())
+    listed = text[text.index("Checks (5)") :]
+    for name in checks:
+        assert f"{name} {name} Succeeded" in listed, listed[:1500]
+    assert "Skipped" not in listed, listed[:1500]

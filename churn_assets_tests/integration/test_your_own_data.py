@@ -171,7 +171,7 @@ def test_growth_beyond_the_row_count_band_is_named(tmp_path):
         tmp_path, models=["panel_churn"], catalog=load_catalog(catalogue), last=pd.Timestamp(MONTHS[1]).date()
     )
     february = report.months[1].models[0]
-    assert february.status == "NOT published: panel/snapshot:data_contract (row count 650 outside [150, 451])"
+    assert february.status == "NOT published: panel/snapshot:data_contract (row count 650 outside [150, 450])"
 
 
 def test_junk_text_in_a_numeric_column_fails_the_contract_naming_column_and_values(tmp_path):
