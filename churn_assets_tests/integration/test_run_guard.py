@@ -91,3 +91,38 @@ def test_a_killed_run_is_marked_failed_and_never_blocks_the_month(history_copy):
     assert "is gone (killed?); marked failed by churn-assets run" in again.stdout
     assert dagster_instance(history_copy).get_run_by_id(run.run_id).status == DagsterRunStatus.FAILURE
     assert "1/1" in again.stdout and "published" in again.stdout
+
+
+def test_a_run_waits_for_month_runs_of_its_environment_queued_by_the_daemon(history_copy):
+    """A job backfill runs months of this environment: `churn-assets run` refuses, naming the oldest
+    run, rather than running a month beside them; another environment's runs do not count. (Runs
+    stand in as STARTED: Dagster stores a QUEUED run only with the code location it came from.)"""
+    import uuid
+
+    from dagster import DagsterRun
+
+    from churn_assets.tags import ENV_TAG
+
+    instance = dagster_instance(history_copy)
+    queued = {}
+    for month, env in (("2025-03-01", "local"), ("2025-04-01", "local"), ("2025-03-01", "prod")):
+        run = DagsterRun(
+            job_name="all_models_monthly",
+            run_id=str(uuid.uuid4()),
+            status=DagsterRunStatus.STARTED,
+            tags={ENV_TAG: env, "dagster/partition": month, "dagster/backfill": "abcdefgh"},
+        )
+        instance.add_run(run)
+        queued[(month, env)] = run.run_id
+    refused = subprocess.run(**run_command(history_copy), capture_output=True, timeout=120)
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr, refused.stderr
+    assert refused.stderr.strip() == (
+        f"churn-assets: error: 2 month run(s) of local are queued or running, the first run {queued[('2025-03-01', 'local')]} of "
+        "2025-03-01 (the Dagster daemon (UI, schedule or backfill), STARTED); months run one after another: wait "
+        "for them, or cancel them in the UI"
+    )
+    for (_, env), run_id in queued.items():
+        if env == "local":
+            instance.report_run_canceled(instance.get_run_by_id(run_id))
+    again = subprocess.run(**run_command(history_copy), capture_output=True, timeout=300)
+    assert again.returncode == 0, again.stdout + again.stderr  # prod's queued run is not ours to wait for
