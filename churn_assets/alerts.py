@@ -29,6 +29,7 @@ from dagster import (
     sensor,
 )
 
+from churn_assets.errors import error_line
 from churn_assets.tags import ENV_TAG
 
 CHANNEL_VARIABLES = {
@@ -200,8 +201,6 @@ GATE_BLOCKED = ("blocking asset check", "a business gate of its predictions fail
 def run_failure_causes(instance, run_id: str) -> list[tuple[str, bool]]:
     """Each failed step of a run with its error (`step: message`), and whether it failed only
     because a gate blocked the month; a step stopped by a blocking check names the checks that failed."""
-    from churn_assets.monthly_run import error_line
-
     records = instance.get_records_for_run(run_id, of_type=DagsterEventType.STEP_FAILURE).records
     causes = []
     for entry in (record.event_log_entry for record in records):

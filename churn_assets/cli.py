@@ -132,11 +132,12 @@ def _month_arg(value: str | None, flag: str) -> dt.date | None:
 def _load():
     """Catalogue and environment, with their errors as one-line usage errors."""
     from churn_assets.catalog import CatalogError, load_catalog
-    from churn_assets.environment import EnvironmentError_, load_environment
+    from churn_assets.environment import load_environment
+    from churn_assets.errors import SettingsError
 
     try:
         return load_catalog(), load_environment()
-    except (CatalogError, EnvironmentError_) as exc:
+    except (CatalogError, SettingsError) as exc:
         raise UsageError(str(exc)) from None
 
 

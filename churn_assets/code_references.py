@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 from dagster import LocalFileCodeReference, UrlCodeReference
 
-from churn_assets.environment import EnvironmentError_
+from churn_assets.errors import SettingsError
 
 GIT_URL, GIT_COMMIT = "CHURN_GIT_URL", "CHURN_GIT_COMMIT"
 # The folder holding the package: the repository root in a checkout, site-packages in an image.
@@ -25,7 +25,7 @@ PACKAGE_PARENT = Path(__file__).resolve().parent.parent
 _COMMIT = re.compile(r"^[0-9a-f]{7,40}$")
 
 
-class CodeReferenceSettingsError(EnvironmentError_):
+class CodeReferenceSettingsError(SettingsError):
     """CHURN_GIT_URL / CHURN_GIT_COMMIT set wrongly; the message says how."""
 
 

@@ -7,14 +7,12 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from churn_assets.code_references import repository_link
+from churn_assets.errors import SettingsError
 from churn_assets.warehouse import DuckDBWarehouse, Warehouse
 
 ENVIRONMENTS = ("local", "dev", "prod")
 REPO_ROOT = Path(__file__).resolve().parent.parent
-
-
-class EnvironmentError_(ValueError):
-    """CHURN_ENV or its settings are wrong; the message lists what to set."""
 
 
 @dataclass(frozen=True)
@@ -39,13 +37,12 @@ def churn_home() -> Path:
 def check_settings() -> None:
     """Settings every environment reads, checked when it loads (one line naming the variable), by
     the functions that read them at run time."""
-    from churn_assets.code_references import repository_link
     from churn_assets.modeling import threads
 
     try:
         threads()
     except ValueError as exc:
-        raise EnvironmentError_(str(exc)) from None
+        raise SettingsError(str(exc)) from None
     repository_link()  # CHURN_GIT_URL / CHURN_GIT_COMMIT: both or neither, a host it can link to
 
 
@@ -57,7 +54,7 @@ def reports_dir() -> Path:
 def current_environment_name() -> str:
     name = (os.environ.get("CHURN_ENV") or "local").strip().lower()
     if name not in ENVIRONMENTS:
-        raise EnvironmentError_(f"CHURN_ENV={name!r} is not one of {', '.join(ENVIRONMENTS)}")
+        raise SettingsError(f"CHURN_ENV={name!r} is not one of {', '.join(ENVIRONMENTS)}")
     return name
 
 
@@ -68,7 +65,7 @@ def load_environment(name: str | None = None) -> Environment:
     if name == "local":
         home = churn_home()
         if home.exists() and not home.is_dir():
-            raise EnvironmentError_(f"CHURN_HOME={home} is a file, not a folder: point it at a folder for local state")
+            raise SettingsError(f"CHURN_HOME={home} is a file, not a folder: point it at a folder for local state")
         database = home / "warehouse.duckdb"
         return Environment(
             name="local",
@@ -134,7 +131,7 @@ def snowflake_environment(name: str) -> Environment:
             f"CHURN_ENV=dev never writes to the prod schema {schema}: unset CHURN_SNOWFLAKE_SCHEMA or pick a dev schema"
         )
     if problems:
-        raise EnvironmentError_(
+        raise SettingsError(
             f"CHURN_ENV={name} (Snowflake) cannot load: " + "; ".join(problems) + " (see docs/deployment.md)"
         )
 

@@ -7,7 +7,6 @@ all-models job, recorded in the instance, so the UI shows the same history.
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,10 +19,10 @@ from dagster import AssetKey, DagsterInstance
 from churn_assets.catalog import Catalog, ModelSpec
 from churn_assets.definitions import ALL_MODELS_JOB, build_definitions
 from churn_assets.environment import Environment, reports_dir
+from churn_assets.errors import error_line
 from churn_assets.keys import model_key, snapshot_key
 from churn_assets.rules.months import add_months, last_completed_month, month_range, training_months
 from churn_assets.run_guard import fail_abandoned_runs, month_lock, process_tags, refuse_if_held
-from churn_assets.simulate.seed import VIEW as SAMPLE_VIEW  # the view `churn-assets seed` writes
 from churn_assets.tags import ENV_TAG
 from churn_assets.warehouse.files import FileSourceError, ensure_loaded
 
@@ -85,10 +84,8 @@ def source_months(
         raise
     except Exception as exc:  # noqa: BLE001 - engines raise their own types; the message is what helps
         first_line = str(exc).strip().splitlines()[0]
-        hint = (
-            "locally, seed it first with `churn-assets seed`"
-            if relation == SAMPLE_VIEW and environment.name == "local"
-            else f"check that {relation} exists and that CHURN_ENV={environment.name} can read it"
+        hint = f"check that {relation} exists and that CHURN_ENV={environment.name} can read it" + (
+            " (the local sample business is created by `churn-assets seed`)" if environment.name == "local" else ""
         )
         raise ValueError(f"cannot read source {relation} ({first_line}); {hint}") from None
     return [pd.Timestamp(v).date() for v in frame["snapshot_month"]]
@@ -117,7 +114,7 @@ def run_months(
     present = sorted({m for ms in available.values() for m in ms})
     if not present and not (first and last):
         names = ", ".join(source.relation or str(source.files) for source in sources.values())
-        hint = "; locally, seed it first with `churn-assets seed`" if SAMPLE_VIEW in names else ""
+        hint = "; the local sample business is created by `churn-assets seed`" if environment.name == "local" else ""
         raise ValueError(f"the source ({names}) holds no month yet{hint}")
     # An explicit range runs every month in it, even one the source lacks (its contract fails:
     # a missing month is an incident, not something to skip silently).
@@ -134,10 +131,6 @@ def run_months(
         echo(line)
     for month in months:  # refused before the first month runs, not half-way
         refuse_if_held(instance, month, environment.name)
-    if not verbose:
-        # Dagster warns once per gate that a month with no list left unevaluated (five lines per
-        # model and month); the summary line says it once ("snapshot only", "NOT published: no champion").
-        logging.getLogger("dagster._core.execution.plan.active").addFilter(_unevaluated_gates_said_in_summary)
     echo(f"Running {len(months)} months ({months[0]} .. {months[-1]}) for {', '.join(models)} in {environment.name}")
     echo(_header())
     outcomes, started = [], time.monotonic()
@@ -203,10 +196,6 @@ def month_job(job, selection: list[AssetKey], specs: list[ModelSpec], month: dt.
     }
     checks = {key for key in job.asset_layer.asset_graph.asset_check_keys if key.asset_key in set(selection) - no_list}
     return job.get_subset(asset_selection=set(selection), asset_check_selection=checks)
-
-
-def _unevaluated_gates_said_in_summary(record: logging.LogRecord) -> bool:
-    return not record.getMessage().startswith("Blocking asset check")
 
 
 def _where(environment: Environment) -> str:
@@ -293,22 +282,6 @@ def _failed_checks(checks: dict, keys: set[AssetKey]) -> list[str]:
         for (key, name), evaluation in checks.items()
         if not evaluation.passed and key in keys
     ]
-
-
-def error_line(error) -> str:
-    """The first line of a step's innermost error, without Python's class path (Dagster wraps the
-    user-facing message in step errors, and formats it as `module.Class: message`)."""
-    while error is not None and error.cause is not None:
-        error = error.cause
-    if error is None:
-        return "failed"
-    line = (error.message.strip().splitlines() or ["failed"])[0]
-    prefix = f"{error.cls_name}: " if error.cls_name else None
-    if prefix and prefix in line and line.index(prefix) + len(prefix) < len(line):
-        head, _, rest = line.partition(prefix)
-        if not head or head.endswith("."):
-            line = rest
-    return line
 
 
 def _keys_of(spec: ModelSpec) -> set[AssetKey]:

@@ -7,6 +7,8 @@ import inspect
 
 from dagster import Backoff, Failure, Jitter, RetryPolicy
 
+from churn_assets.errors import exception_chain
+
 # Three more tries after 2, 4 and 8 seconds (+-jitter): enough to ride out a dropped connection
 # or a briefly locked DuckDB file, short enough to fail a broken run quickly.
 WAREHOUSE_RETRY = RetryPolicy(max_retries=3, delay=2, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS)
@@ -27,13 +29,7 @@ TRANSIENT_ERRORS = {
 
 
 def is_transient(exc: BaseException) -> bool:
-    return any(type(e).__name__ in TRANSIENT_ERRORS for e in _chain(exc))
-
-
-def _chain(exc: BaseException):
-    while exc is not None:
-        yield exc
-        exc = exc.__cause__ or exc.__context__
+    return any(type(e).__name__ in TRANSIENT_ERRORS for e in exception_chain(exc))
 
 
 def fail_fast_unless_transient(fn):

@@ -13,6 +13,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from churn_assets.errors import exception_chain
 from churn_assets.warehouse.base import DATE_COLUMNS, ID_COLUMN, Warehouse, refuse_id_type_change
 
 # DuckDB vectors are 2,048 rows: chunks of ~262k rows (their text as Python objects is the
@@ -40,11 +41,9 @@ WRITER_WAIT_SECONDS = 15.0
 
 def is_lock_error(exc: BaseException | None) -> bool:
     """DuckDB's "Could not set lock on file" (one writer per file), however deep it was raised."""
-    while exc is not None:
-        if type(exc).__module__.startswith(("duckdb", "_duckdb")) and "lock" in str(exc).lower():
-            return True
-        exc = exc.__cause__ or exc.__context__
-    return False
+    return any(
+        type(e).__module__.startswith(("duckdb", "_duckdb")) and "lock" in str(e).lower() for e in exception_chain(exc)
+    )
 
 
 def connect_when_free(

@@ -117,7 +117,8 @@ def test_a_run_waits_for_month_runs_of_its_environment_queued_by_the_daemon(hist
     refused = subprocess.run(**run_command(history_copy), capture_output=True, timeout=120)
     assert refused.returncode == 2 and "Traceback" not in refused.stderr, refused.stderr
     assert refused.stderr.strip() == (
-        f"churn-assets: error: 2 month run(s) of local are queued or running, the first run {queued[('2025-03-01', 'local')]} of "
+        "churn-assets: error: 2 month run(s) of local are queued or running, the first run "
+        f"{queued[('2025-03-01', 'local')]} of "
         "2025-03-01 (the Dagster daemon (UI, schedule or backfill), STARTED); months run one after another: wait "
         "for them, or cancel them in the UI"
     )

@@ -326,10 +326,11 @@ def test_key_pair_authentication(snowflake, tmp_path):
 
 
 def test_dev_refuses_the_prod_schema():
-    from churn_assets.environment import EnvironmentError_, load_environment
+    from churn_assets.environment import load_environment
+    from churn_assets.errors import SettingsError
 
     with environment_variables(snowflake_variables("dev", CHURN_SNOWFLAKE_SCHEMA="churn_prod")):
-        with pytest.raises(EnvironmentError_, match="never writes to the prod schema CHURN_PROD"):
+        with pytest.raises(SettingsError, match="never writes to the prod schema CHURN_PROD"):
             load_environment()
     with environment_variables(snowflake_variables("prod")):
         assert load_environment().warehouse.schema_name == PROD

@@ -47,13 +47,14 @@ def test_github_and_gitlab_links_pin_the_commit():
     ],
 )
 def test_half_or_wrong_settings_are_refused_at_load(monkeypatch, url, commit, message):
-    from churn_assets.environment import EnvironmentError_, check_settings
+    from churn_assets.environment import check_settings
+    from churn_assets.errors import SettingsError
 
     monkeypatch.setenv("CHURN_GIT_URL", url)
     monkeypatch.setenv("CHURN_GIT_COMMIT", commit)
     with pytest.raises(CodeReferenceSettingsError, match=message):
         code_references.repository_link()
-    with pytest.raises(EnvironmentError_, match=message):
+    with pytest.raises(SettingsError, match=message):
         check_settings()
 
 

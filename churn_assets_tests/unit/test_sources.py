@@ -154,7 +154,7 @@ def test_validate_refuses_one_month_twice_and_warns_on_months_apart(tmp_path):
 def test_a_step_error_is_shown_without_its_python_class_path():
     from dagster._utils.error import SerializableErrorInfo
 
-    from churn_assets.monthly_run import error_line
+    from churn_assets.errors import error_line
 
     failure = SerializableErrorInfo(
         "dagster._core.definitions.events.Failure: No labelled month to train 'x'\n", [], "Failure"
