@@ -68,7 +68,8 @@ lint: install
 format: install
 	$(BIN)/ruff format .
 
-# The generated catalogue reference (a unit test fails when it is stale).
+# Generated from the catalogue's schema: the reference docs/catalogue.md and the JSON Schema
+# churn_assets/models.schema.json that editors validate models.yaml with (unit tests fail when stale).
 docs: install
 	$(BIN)/python -m churn_assets.catalog_reference
 
