@@ -54,11 +54,12 @@ def bare(home: Path, catalog_path: Path, model: str, month: dt.date) -> dict:
     from sklearn.model_selection import train_test_split
 
     from churn_assets import modeling
-    from churn_assets.assets.snapshot import contract_for, row_count_band
+    from churn_assets.assets.snapshot import contract_for
     from churn_assets.catalog import load_catalog
     from churn_assets.checks.contract import validate_snapshot
     from churn_assets.rules.gates import MonthPredictions, business_gates
     from churn_assets.rules.lists import excluded_mask, list_size, rank_scores
+    from churn_assets.rules.row_count import row_count_band
     from churn_assets.warehouse.base import concat_chunks, take_rows, text_as_categories
     from churn_assets.warehouse.duckdb import stream_frames
 
@@ -87,8 +88,9 @@ def bare(home: Path, catalog_path: Path, model: str, month: dt.date) -> dict:
                 "SELECT row_count FROM churn.snapshot_manifest WHERE source = ? AND month = ?",
                 [source.name, previous_month],
             ).fetchone()
-            manifest = pd.DataFrame({"month": [previous_month], "row_count": [previous_rows]})
-            band, _ = row_count_band(manifest, month, source.max_row_count_change)
+            band, _ = row_count_band(
+                month, len(frame), {previous_month: previous_rows}, {}, source.max_row_count_change
+            )
             contract = validate_snapshot(frame, contract_for(catalog, source), band)
             if not contract.passed:
                 raise RuntimeError(f"data contract failed: {contract.summary()}")

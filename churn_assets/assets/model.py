@@ -1,7 +1,6 @@
 """A model trained at month M, evaluated on a time-based holdout and recorded in the registry."""
 
 from dagster import (
-    AssetCheckResult,
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
@@ -22,14 +21,17 @@ from churn_assets.assets.common import (
 )
 from churn_assets.assets.retries import WAREHOUSE_RETRY, fail_fast_unless_transient
 from churn_assets.catalog import ModelSpec
-from churn_assets.checks.results import record_gates
+from churn_assets.checks.results import check_result, record_gates
 from churn_assets.code_version import model_code_version
-from churn_assets.model_versions import Verdict, judge, split_holdout, train_or_reuse
-from churn_assets.warehouse import Warehouse, registry
-from churn_assets.warehouse.snapshots import training_frame
-
-QUALITY_CHECK = "holdout_auc"
-CHAMPION_CHECK = "not_worse_than_champion"
+from churn_assets.model_month import (
+    CHAMPION_CHECK,
+    QUALITY_CHECK,
+    MonthModel,
+    champion_stays,
+    model_for_month,
+    quality_gates,
+)
+from churn_assets.warehouse import Warehouse
 
 
 def build_model_asset(spec: ModelSpec, partitions_def: PartitionsDefinition) -> AssetsDefinition:
@@ -75,107 +77,48 @@ def build_model_asset(spec: ModelSpec, partitions_def: PartitionsDefinition) -> 
     @fail_fast_unless_transient
     def model(context: AssetExecutionContext, warehouse: Warehouse):
         month = partition_month(context)
-        frame = training_frame(warehouse, spec, month)
-        if frame.empty:
+        trained = model_for_month(warehouse, spec, month, log=context.log.info)
+        if trained is None:
             # No label window has closed yet (the training set says so): no version, no champion.
-            yield from materialized(
-                context,
-                key,
-                MaterializeResult(
-                    metadata={"version": None, "trained": False, "reason": "no labelled month yet: nothing to train"},
-                    data_version=DataVersion("no-model"),
-                ),
-            )
+            metadata = {"version": None, "trained": False, "reason": "no labelled month yet: nothing to train"}
+            yield from materialized(context, key, MaterializeResult(metadata=metadata, data_version=NO_MODEL))
             return
-        holdout, split = split_holdout(frame, spec.seed)
-        version, reused = train_or_reuse(warehouse, spec, month, frame, holdout, split, context.log.info)
-        verdict = judge(warehouse, spec, month, version, frame, holdout)
-        if not verdict.promotion.promoted:
-            context.log.warning(f"{spec.name} v{version.version} not promoted; {champion_stays(verdict)}")
-        champion = registry.champion_for(warehouse, spec.name, month)
-        checks = quality_checks(spec, version, verdict)
+        if not trained.verdict.promotion.promoted:
+            context.log.warning(
+                f"{spec.name} v{trained.version.version} not promoted; {champion_stays(trained.verdict)}"
+            )
+        gates = quality_gates(spec, trained.version, trained.verdict)
+        checks = [check_result(gate, key, AssetCheckSeverity.WARN) for gate in gates]
         record_gates(warehouse, key, month, checks)
-        metrics = version.metrics
-        importance = metrics.get("feature_importance", {})
-        yield from materialized(
-            context,
-            key,
-            MaterializeResult(
-                metadata={
-                    **plots.model_plots(metrics, importance),
-                    "version": version.version,
-                    "trained": True,
-                    "reused_existing_version": reused,
-                    "promoted": verdict.promotion.promoted,
-                    "champion_version": champion.version if champion else None,
-                    "auc": metrics["auc"],
-                    "pr_auc": metrics["pr_auc"],
-                    "top_decile_lift": metrics["top_decile_lift"],
-                    "holdout": metrics["split"],
-                    "training_rows": metrics["training_rows"],
-                    "artifact_sha256": version.artifact_sha256,
-                    "feature_importance": MetadataValue.json(
-                        dict(sorted(importance.items(), key=lambda kv: -kv[1])[:10])
-                    ),
-                },
-                check_results=checks,
-                data_version=DataVersion(version.artifact_sha256),
-            ),
+        result = MaterializeResult(
+            metadata=model_metadata(trained),
+            check_results=checks,
+            data_version=DataVersion(trained.version.artifact_sha256),
         )
+        yield from materialized(context, key, result)
 
     return model
 
 
-def champion_stays(verdict: Verdict) -> str:
-    incumbent = verdict.incumbent
-    return f"champion stays {'v' + str(incumbent.version) if incumbent else 'none (nothing will be published)'}"
+NO_MODEL = DataVersion("no-model")
 
 
-def quality_checks(spec: ModelSpec, version, verdict: Verdict) -> list[AssetCheckResult]:
-    """The two quality gates of a version, as the UI shows them (they warn; they never block)."""
-    gates, metrics, promotion = spec.gates, version.metrics, verdict.promotion
-    stays = champion_stays(verdict)
-    incumbent, incumbent_auc, positives = verdict.incumbent, verdict.incumbent_auc, verdict.holdout_positives
-    return [
-        AssetCheckResult(
-            check_name=QUALITY_CHECK,
-            passed=promotion.quality_ok,
-            severity=AssetCheckSeverity.WARN,
-            description=(
-                f"holdout AUC {metrics['auc']:.3f} (floor {gates.min_auc}), "
-                f"PR AUC {metrics['pr_auc']:.3f} (floor {gates.min_pr_auc})"
-                if promotion.enough_positives
-                else f"not judged: the holdout holds {positives} positive labels, fewer than "
-                f"min_holdout_positives {gates.min_holdout_positives} (AUC {metrics['auc']:.3f} on so few means "
-                "little)"
-            )
-            + ("" if promotion.quality_ok else f"; not promoted, {stays}"),
-            metadata={
-                "value": metrics["auc"],
-                "threshold": gates.min_auc,
-                "pr_auc": metrics["pr_auc"],
-                "pr_auc_threshold": gates.min_pr_auc,
-                "holdout_positives": positives,
-                "min_holdout_positives": gates.min_holdout_positives,
-                "version": version.version,
-            },
-        ),
-        AssetCheckResult(
-            check_name=CHAMPION_CHECK,
-            passed=promotion.not_worse,
-            severity=AssetCheckSeverity.WARN,
-            description=(
-                "no other champion to compare with"
-                if incumbent_auc is None
-                else f"AUC {metrics['auc']:.3f} vs champion v{incumbent.version} {incumbent_auc:.3f} on the "
-                f"same holdout (tolerated drop {gates.max_auc_drop_vs_champion})"
-                + ("" if promotion.not_worse else f"; not promoted, {stays}")
-            ),
-            metadata={
-                "value": metrics["auc"],
-                "champion_auc": incumbent_auc,
-                "champion_version": incumbent.version if incumbent else None,
-                "threshold": (incumbent_auc - gates.max_auc_drop_vs_champion) if incumbent_auc is not None else None,
-            },
-        ),
-    ]
+def model_metadata(trained: MonthModel) -> dict:
+    """What the UI shows of a month's version: its metrics, plots and the promotion decision."""
+    metrics = trained.version.metrics
+    importance = metrics.get("feature_importance", {})
+    return {
+        **plots.model_plots(metrics, importance),
+        "version": trained.version.version,
+        "trained": True,
+        "reused_existing_version": trained.reused,
+        "promoted": trained.verdict.promotion.promoted,
+        "champion_version": trained.champion.version if trained.champion else None,
+        "auc": metrics["auc"],
+        "pr_auc": metrics["pr_auc"],
+        "top_decile_lift": metrics["top_decile_lift"],
+        "holdout": metrics["split"],
+        "training_rows": metrics["training_rows"],
+        "artifact_sha256": trained.version.artifact_sha256,
+        "feature_importance": MetadataValue.json(dict(sorted(importance.items(), key=lambda kv: -kv[1])[:10])),
+    }

@@ -3,7 +3,6 @@
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 from dagster import (
     AssetCheckSpec,
     AssetExecutionContext,
@@ -27,13 +26,11 @@ from churn_assets.assets.common import (
 from churn_assets.assets.retries import WAREHOUSE_RETRY, fail_fast_unless_transient
 from churn_assets.catalog import ModelSpec
 from churn_assets.checks.results import check_result, record_gates
+from churn_assets.predicting import JudgedMonth, no_champion_reason, predict_month
 from churn_assets.reports import write_report
 from churn_assets.rules import gates as rules
 from churn_assets.rules.lists import list_size
-from churn_assets.scoring import score_month, snapshot_columns
-from churn_assets.warehouse import Warehouse, registry
-from churn_assets.warehouse.lists import list_in_force_month, month_predictions, score_reference
-from churn_assets.warehouse.snapshots import month_features
+from churn_assets.warehouse import Warehouse
 
 
 def gate_descriptions(spec: ModelSpec) -> dict[str, str]:
@@ -84,72 +81,48 @@ def build_predictions_asset(
     @fail_fast_unless_transient
     def predictions(context: AssetExecutionContext, warehouse: Warehouse):
         month = partition_month(context)
-        champion = registry.champion_for(warehouse, spec.name, month)
-        if champion is None:
+        judged = predict_month(warehouse, spec, month, log=context.log.info)
+        if judged is None:
             # Nothing to score: the month materialises empty (so the next month runs) and its gates
             # are not evaluated: there is no list to judge, and none is published.
-            reason = (
-                f"no champion model for '{spec.name}' in force at {month}: no version has passed its quality "
-                "gates yet, so nothing is scored or published"
-            )
+            reason = no_champion_reason(spec.name, month)
             context.log.warning(reason)
-            warehouse.replace_rows(PREDICTIONS, {"model": spec.name, "month": month}, pd.DataFrame())
             record_gates(warehouse, key, month, [])
-            yield from materialized(
-                context, key, MaterializeResult(metadata={"rows_scored": 0, "model_version": None, "reason": reason})
-            )
+            result = MaterializeResult(metadata={"rows_scored": 0, "model_version": None, "reason": reason})
+            yield from materialized(context, key, result)
             return
-        snapshot = month_features(warehouse, spec.source.name, month, snapshot_columns(spec))
-        context.log.info(f"Scoring the eligible customers of {month} with {spec.name} v{champion.version}")
-        scored = score_month(spec, month, snapshot, champion)
-        frame, ids = scored.frame, scored.eligible_ids
-        scores = frame["score"].to_numpy()
-        warehouse.replace_rows(PREDICTIONS, {"model": spec.name, "month": month}, frame)
-
-        # The gates read back what was stored, so they judge exactly what would be published.
-        current = month_predictions(warehouse, spec.name, month)
-        in_force_month = list_in_force_month(warehouse, spec.name, month)
-        in_force = month_predictions(warehouse, spec.name, in_force_month) if in_force_month else None
-        results = rules.business_gates(
-            spec.gates,
-            spec.list_top_fraction,
-            current,
-            in_force,
-            eligible_ids=ids,
-            excluded_ids=scored.excluded_ids,
-            psi_reference=score_reference(warehouse, spec.name, month, in_force),
-        )
-        for gate in results:
+        for gate in judged.gates:
             (context.log.info if gate.passed else context.log.error)(
                 f"gate {gate.name}: {'passed' if gate.passed else 'FAILED'}: {gate.summary}"
             )
-        checks = [check_result(gate, key) for gate in results]
+        checks = [check_result(gate, key) for gate in judged.gates]
         record_gates(warehouse, key, month, checks)
-        if not all(gate.passed for gate in results):
+        if not judged.passed:
             # The report asset will not run (blocked); stakeholders still get the month's page.
-            written = write_report(warehouse, spec, month, reports_dir)
-            context.log.info(f"NOT PUBLISHED page written to {written.html}")
-        result = MaterializeResult(
-            metadata={
-                "rows_scored": len(frame),
-                "list_in_force_before": str(in_force_month) if in_force_month else None,
-                "dagster/row_count": len(frame),
-                "dagster/column_schema": column_schema(frame),
-                "excluded": MetadataValue.json(scored.excluded_by_rule),
-                "list_size": list_size(len(frame), spec.list_top_fraction),
-                "model_version": champion.version,
-                "score_histogram": MetadataValue.md(plots.score_histogram(scores, f"{spec.name} scores, {month}"))
-                if len(scores)
-                else "no scores",
-                "score_quantiles": MetadataValue.json(
-                    {str(q): round(float(np.quantile(scores, q)), 4) for q in (0.1, 0.5, 0.9, 0.99)}
-                    if len(scores)
-                    else {}
-                ),
-                "table": warehouse.table(PREDICTIONS),
-            },
-            check_results=checks,
-        )
-        yield from materialized(context, key, result)
+            context.log.info(f"NOT PUBLISHED page written to {write_report(warehouse, spec, month, reports_dir).html}")
+        metadata = predictions_metadata(spec, month, judged, warehouse.table(PREDICTIONS))
+        yield from materialized(context, key, MaterializeResult(metadata=metadata, check_results=checks))
 
     return predictions
+
+
+def predictions_metadata(spec: ModelSpec, month, judged: JudgedMonth, table: str) -> dict:
+    """What the UI shows of a scored month: sizes, the list in force it was judged against, the
+    score distribution."""
+    frame, scores = judged.scored.frame, judged.scored.frame["score"].to_numpy()
+    return {
+        "rows_scored": len(frame),
+        "list_in_force_before": str(judged.in_force_month) if judged.in_force_month else None,
+        "dagster/row_count": len(frame),
+        "dagster/column_schema": column_schema(frame),
+        "excluded": MetadataValue.json(judged.scored.excluded_by_rule),
+        "list_size": list_size(len(frame), spec.list_top_fraction),
+        "model_version": judged.champion_version,
+        "score_histogram": MetadataValue.md(plots.score_histogram(scores, f"{spec.name} scores, {month}"))
+        if len(scores)
+        else "no scores",
+        "score_quantiles": MetadataValue.json(
+            {str(q): round(float(np.quantile(scores, q)), 4) for q in (0.1, 0.5, 0.9, 0.99)} if len(scores) else {}
+        ),
+        "table": table,
+    }

@@ -69,7 +69,9 @@ def alerts_sent(home, run_id, receiver) -> int:
         sensors = {s.name: s for s in build_definitions().sensors}
     notifier = alerts.notifier_from_environment()
     instance = dagster_instance(home)
-    context = build_sensor_context(instance=instance, cursor=None, resources={"alerts": notifier})
+    # From the first evaluation (a new sensor would start from now): the month's failed gate is alerted
+    # by the gate sensor; its run, stopped by the gate, is not alerted again.
+    context = build_sensor_context(instance=instance, cursor="0", resources={"alerts": notifier})
     sensors["gate_failure_alerts"].evaluate_tick(context)
     failure = instance.get_records_for_run(run_id, of_type=DagsterEventType.RUN_FAILURE).records
     if failure:
