@@ -87,18 +87,21 @@ def build_published_asset(spec: ModelSpec, partitions_def: PartitionsDefinition,
         frame["published_at"] = pd.Timestamp.now(tz="UTC")
         warehouse.replace_rows(PUBLISHED, {"model": spec.name, "month": month}, frame)
         context.log.info(f"Published {len(frame):,} customers to {warehouse.table(PUBLISHED)} for {month}")
-        return MaterializeResult(
-            metadata={
-                "rows": len(frame),
-                "published": True,
-                "dagster/row_count": len(frame),
-                "dagster/column_schema": published_schema(
-                    "string" if pd.api.types.is_string_dtype(frame["customer_id"]) else "int"
-                ),
-                "table": warehouse.table(PUBLISHED),
-                "model_version": int(frame["model_version"].iloc[0]) if len(frame) else None,
-                "top_10": MetadataValue.md(top_table(frame.head(10))) if len(frame) else "empty",
-            }
-        )
+        return MaterializeResult(metadata=published_metadata(frame, warehouse.table(PUBLISHED)))
 
     return published_predictions
+
+
+def published_metadata(frame: pd.DataFrame, table: str) -> dict:
+    """What the UI shows of a published month: its size, the version, the top ten, the id type."""
+    return {
+        "rows": len(frame),
+        "published": True,
+        "dagster/row_count": len(frame),
+        "dagster/column_schema": published_schema(
+            "string" if pd.api.types.is_string_dtype(frame["customer_id"]) else "int"
+        ),
+        "table": table,
+        "model_version": int(frame["model_version"].iloc[0]) if len(frame) else None,
+        "top_10": MetadataValue.md(top_table(frame.head(10))) if len(frame) else "empty",
+    }

@@ -1,8 +1,5 @@
 """A model's training set for a month: matured labels joined to the immutable snapshots."""
 
-import hashlib
-
-import pandas as pd
 from dagster import (
     AssetExecutionContext,
     AssetsDefinition,
@@ -14,20 +11,18 @@ from dagster import (
     asset,
 )
 
-from churn_assets import modeling
 from churn_assets.assets.common import (
     column_schema,
     model_key,
     partition_month,
     snapshot_key,
-    snapshot_table,
     training_set_table,
 )
 from churn_assets.assets.retries import WAREHOUSE_RETRY, fail_fast_unless_transient
 from churn_assets.catalog import ModelSpec
-from churn_assets.rules.months import add_months, training_months
+from churn_assets.rules.months import add_months
+from churn_assets.training_sets import TrainingSet, build_training_set, clear_training_set, no_labelled_month_yet
 from churn_assets.warehouse import Warehouse
-from churn_assets.warehouse.snapshots import stored_snapshot_months
 
 
 def build_training_set_asset(spec: ModelSpec, partitions_def: PartitionsDefinition, kind: str) -> AssetsDefinition:
@@ -63,70 +58,39 @@ def build_training_set_asset(spec: ModelSpec, partitions_def: PartitionsDefiniti
     @fail_fast_unless_transient
     def training_set(context: AssetExecutionContext, warehouse: Warehouse):
         month = partition_month(context)
-        wanted = training_months(month, spec.horizon_months, spec.training_window_months)
-        snapshots = stored_snapshot_months(warehouse, spec.source.name)
-        available = [m for m in wanted if m in snapshots]
-        if not any(m <= wanted[-1] for m in snapshots):
+        reason = no_labelled_month_yet(warehouse, spec, month)
+        if reason:
             # The first months of a history: no label window has closed yet. Materialised (empty),
             # so the model of this month, and so of the next one, runs in a backfill as in order.
-            warehouse.replace_rows(training_set_table(spec.name), {"training_month": month}, pd.DataFrame())
-            context.log.info(f"No labelled month yet for '{spec.name}' at {month}: nothing to train")
-            return MaterializeResult(
-                metadata={
-                    "rows": 0,
-                    "dagster/row_count": 0,
-                    "labelled": False,
-                    "reason": f"no labelled month yet: no snapshot stored on or before {wanted[-1]} (labels mature "
-                    f"{spec.horizon_months} months after the snapshot)",
-                },
-                data_version=DataVersion("no-labelled-month"),
-            )
-        if not available:
-            raise Failure(
-                f"No labelled month to train '{spec.name}' at {month}: it needs a snapshot of at least one of "
-                f"{wanted[0]} .. {wanted[-1]} (labels mature {spec.horizon_months} months after the snapshot). "
-                "Materialise those months' snapshots first, or start later."
-            )
-        rows = warehouse.read_labels(
-            warehouse.relation_for(spec.source), spec.label, snapshot_table(spec.source.name), available
-        ).rename(columns={spec.label: "label"})
+            clear_training_set(warehouse, spec, month)
+            context.log.info(f"Nothing to train for '{spec.name}' at {month}: {reason}")
+            metadata = {"rows": 0, "dagster/row_count": 0, "labelled": False, "reason": reason}
+            return MaterializeResult(metadata=metadata, data_version=DataVersion("no-labelled-month"))
         try:
-            rows["label"] = spec.label_as_int(rows["label"])
-        except ValueError as exc:
-            raise Failure(str(exc)) from None
-        unmapped = int(rows["label"].isna().sum())
-        rows = rows.dropna(subset=["label"])
-        rows["label"] = rows["label"].astype("int8")
-        rows.insert(0, "training_month", month)
-        if rows.empty or rows["label"].nunique() < 2:
-            raise Failure(
-                f"The training set of '{spec.name}' at {month} holds {len(rows)} rows of a single class; cannot train."
-            )
-
-        per_month = rows.groupby("snapshot_month")["label"].agg(["size", "mean"])
-        # The data version: which immutable snapshots, and which labels were joined.
-        digest = hashlib.sha256("|".join(f"{m}:{snapshots[m]}" for m in available).encode())
-        digest.update(modeling.frame_hash(rows, ["snapshot_month", "customer_id"]).encode())
-        content_hash = digest.hexdigest()
-
-        warehouse.replace_rows(training_set_table(spec.name), {"training_month": month}, rows)
-        latest = max(available)
-        return MaterializeResult(
-            metadata={
-                "rows": len(rows),
-                "dagster/row_count": len(rows),
-                "labelled": True,
-                "dagster/column_schema": column_schema(rows),
-                "months": MetadataValue.json([str(m) for m in available]),
-                "months_missing_snapshot": MetadataValue.json([str(m) for m in wanted if m not in snapshots]),
-                "rows_per_month": MetadataValue.json({str(k): int(v) for k, v in per_month["size"].items()}),
-                "label_rate": float(rows["label"].mean()),
-                "labels_missing": unmapped,
-                "latest_label_window_closes": str(add_months(latest, spec.horizon_months)),
-                "content_hash": content_hash,
-                "table": warehouse.table(training_set_table(spec.name)),
-            },
-            data_version=DataVersion(content_hash),
-        )
+            built = build_training_set(warehouse, spec, month)
+        except ValueError as refused:  # TrainingSetRefused, or labels the catalogue cannot map
+            raise Failure(str(refused)) from None
+        metadata = training_set_metadata(spec, built, warehouse.table(training_set_table(spec.name)))
+        return MaterializeResult(metadata=metadata, data_version=DataVersion(built.content_hash))
 
     return training_set
+
+
+def training_set_metadata(spec: ModelSpec, built: TrainingSet, table: str) -> dict:
+    """What the UI shows of a training set: rows per labelled month, label rate, what is missing."""
+    rows = built.rows
+    per_month = rows.groupby("snapshot_month")["label"].size()
+    return {
+        "rows": len(rows),
+        "dagster/row_count": len(rows),
+        "labelled": True,
+        "dagster/column_schema": column_schema(rows),
+        "months": MetadataValue.json([str(m) for m in built.months]),
+        "months_missing_snapshot": MetadataValue.json([str(m) for m in built.months_missing_snapshot]),
+        "rows_per_month": MetadataValue.json({str(k): int(v) for k, v in per_month.items()}),
+        "label_rate": float(rows["label"].mean()),
+        "labels_missing": built.labels_missing,
+        "latest_label_window_closes": str(add_months(max(built.months), spec.horizon_months)),
+        "content_hash": built.content_hash,
+        "table": table,
+    }
