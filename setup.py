@@ -12,7 +12,8 @@ setup(
     description="The monthly life of customer churn (and other classification) models as Dagster assets, "
     "with business-rule gates that block publishing.",
     packages=find_packages(exclude=["churn_assets_tests*", "bench*"]),
-    package_data={"churn_assets": ["models.yaml"]},
+    # The monthly report's page template (churn_assets/reports.py) ships in the wheel.
+    package_data={"churn_assets": ["models.yaml", "templates/*.j2"]},
     python_requires=">=3.10,<3.14",
     # Ranges known to resolve together (checked with pip on Python 3.11, 2026-11).
     install_requires=[
@@ -37,6 +38,8 @@ setup(
         "scikit-learn>=1.5,<2",
         "pyyaml>=6",
         "tabulate>=0.9",
+        # The monthly report's HTML (churn_assets/templates); Dagster installs it too.
+        "jinja2>=3.1,<4",
     ],
     extras_require={
         # The deployed image: runs in their own containers (DockerRunLauncher) or Kubernetes jobs

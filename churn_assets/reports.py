@@ -5,12 +5,14 @@ the report asset does not run when what it depends on is blocked, and stakeholde
 see the month."""
 
 import datetime as dt
-import html
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
+from typing import ClassVar
 
+import jinja2
 import pandas as pd
 
 from churn_assets import plots
@@ -28,6 +30,76 @@ from churn_assets.warehouse.lists import (
     published_list,
 )
 
+# The page's content as data: reports.py decides what a month's page says, the Jinja2 template
+# (templates/monthly_report.html.j2) lays it out and HTML-escapes every value; to_markdown gives
+# the same content to the UI.
+
+
+@dataclass(frozen=True)
+class Strong:
+    kind: ClassVar[str] = "strong"
+    text: str
+
+
+@dataclass(frozen=True)
+class Link:
+    """A link to one of the report's own files, next to the page (never elsewhere)."""
+
+    kind: ClassVar[str] = "link"
+    text: str
+    href: str
+
+    def __post_init__(self):
+        if not re.fullmatch(r"[\w.-]+", self.href):
+            raise ValueError(f"a report links its own files only, not {self.href!r}")
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    kind: ClassVar[str] = "paragraph"
+    parts: tuple  # str | Strong | Link
+
+
+@dataclass(frozen=True)
+class Image:
+    """A chart from plots.py, embedded (a data URI: the page stays self-contained)."""
+
+    kind: ClassVar[str] = "image"
+    alt: str
+    src: str
+
+    @classmethod
+    def from_markdown(cls, image: str) -> "Image":
+        found = re.fullmatch(r"!\[(.*?)\]\((data:image/(?:png|svg\+xml);base64,[A-Za-z0-9+/=]+)\)", image.strip())
+        if not found:
+            raise ValueError("plots.py returns a markdown image with a data URI")
+        return cls(found.group(1), found.group(2))
+
+
+@dataclass(frozen=True)
+class Table:
+    """Cells are text or a tuple of parts (str | Strong | Link); an all-blank header is not shown."""
+
+    kind: ClassVar[str] = "table"
+    header: tuple[str, ...]
+    rows: list[tuple]
+
+
+@dataclass(frozen=True)
+class Section:
+    heading: str | None  # None: the lead, under the page's title
+    blocks: list = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Page:
+    heading: str
+    sections: list[Section]
+
+
+def paragraph(*parts) -> Paragraph:
+    return Paragraph(tuple(parts))
+
 
 @dataclass(frozen=True)
 class WrittenReport:
@@ -38,11 +110,15 @@ class WrittenReport:
 
 @dataclass(frozen=True)
 class ReportContent:
-    """A month's page as markdown, and for a published month its whole list and leaving customers."""
+    """A month's page, and for a published month its whole list and leaving customers."""
 
-    markdown: str
+    page: Page
     full_list: pd.DataFrame | None = None
     leaving: pd.DataFrame | None = None
+
+    @property
+    def markdown(self) -> str:
+        return to_markdown(self.page)
 
 
 def write_report(warehouse: Warehouse, spec: ModelSpec, month: dt.date, reports_dir: Path) -> WrittenReport:
@@ -58,7 +134,7 @@ def write_report(warehouse: Warehouse, spec: ModelSpec, month: dt.date, reports_
     else:  # not published (any more): no list file may suggest otherwise
         for stale in (folder / f"{month}.csv", folder / f"{month}-leaving.csv"):
             stale.unlink(missing_ok=True)
-    path = _replace(folder / f"{month}.html", to_html(f"{spec.name} — {month}", content.markdown))
+    path = _replace(folder / f"{month}.html", to_html(f"{spec.name} — {month}", content.page))
     return WrittenReport(path, list_csv, content.markdown)
 
 
@@ -116,54 +192,54 @@ def blocking_failures(warehouse: Warehouse, spec: ModelSpec, month: dt.date) -> 
     return failed[failed["asset"] == snapshot] if (failed["asset"] == snapshot).any() else failed
 
 
-def blocked_markdown(warehouse: Warehouse, spec: ModelSpec, month: dt.date, failed: pd.DataFrame) -> str:
+def blocked_page(warehouse: Warehouse, spec: ModelSpec, month: dt.date, failed: pd.DataFrame) -> Page:
     """The page of a month whose list was blocked: which gate, its value against its threshold, and
     the list the business keeps using."""
     in_force = list_in_force_month(warehouse, spec.name, month)
-    lines = [
-        f"# {spec.name}: NOT PUBLISHED for {month}",
-        "",
-        f"**NOT PUBLISHED**: the list of {month} failed {len(failed)} blocking gate(s); nothing was sent to the "
-        "business for this month.",
-        "",
-        "| asset | gate | value | threshold | what failed |",
-        "|---|---|---|---|---|",
+    lead = [
+        paragraph(
+            Strong("NOT PUBLISHED"),
+            f": the list of {month} failed {len(failed)} blocking gate(s); nothing was sent to the business for "
+            "this month.",
+        ),
+        Table(
+            ("asset", "gate", "value", "threshold", "what failed"),
+            [
+                (g["asset"], g["gate"], _short(g["value"]), _short(g["threshold"]), g["summary"])
+                for _, g in failed.iterrows()
+            ],
+        ),
     ]
-    lines += [
-        f"| {g['asset']} | {g['gate']} | {_short(g['value'])} | {_short(g['threshold'])} | {g['summary']} |"
-        for _, g in failed.iterrows()
-    ]
-    lines += [
-        "",
-        "## List in force",
-        "",
-        f"The business keeps the list of {in_force}: [its report]({in_force}.html), "
-        f"[the whole list as CSV]({in_force}.csv)."
+    kept = (
+        paragraph(
+            f"The business keeps the list of {in_force}: ",
+            Link("its report", f"{in_force}.html"),
+            ", ",
+            Link("the whole list as CSV", f"{in_force}.csv"),
+            ".",
+        )
         if in_force
-        else "No list has been published yet: there is no list in force.",
-    ]
-    return "\n".join(lines)
+        else paragraph("No list has been published yet: there is no list in force.")
+    )
+    return Page(f"{spec.name}: NOT PUBLISHED for {month}", [Section(None, lead), Section("List in force", [kept])])
 
 
 def report_content(warehouse: Warehouse, spec: ModelSpec, month: dt.date) -> ReportContent:
-    """The report's content as markdown (tables and embedded plots), each stored table read once."""
+    """The report's content (tables and embedded plots), each stored table read once."""
     failed = blocking_failures(warehouse, spec, month)
     if len(failed):
-        return ReportContent(blocked_markdown(warehouse, spec, month, failed))
+        return ReportContent(blocked_page(warehouse, spec, month, failed))
     if month_gates_passed(warehouse, spec.name, month) is None:
         in_force = list_in_force_month(warehouse, spec.name, add_months(month, 1))
-        return ReportContent(
-            "\n".join(
-                [
-                    f"# {spec.name}: no list for {month}",
-                    "",
-                    "**NOT PUBLISHED**: no champion model was in force (no labelled month yet, or no version has "
-                    "passed its quality gates), so nobody was scored.",
-                    "",
-                    f"List in force: {in_force or 'none'}.",
-                ]
-            )
-        )
+        lead = [
+            paragraph(
+                Strong("NOT PUBLISHED"),
+                ": no champion model was in force (no labelled month yet, or no version has passed its quality "
+                "gates), so nobody was scored.",
+            ),
+            paragraph(f"List in force: {in_force or 'none'}."),
+        ]
+        return ReportContent(Page(f"{spec.name}: no list for {month}", [Section(None, lead)]))
     listed = published_list(warehouse, spec.name, month)
     scored = month_predictions(warehouse, spec.name, month)
     scores = scored.scores
@@ -180,75 +256,90 @@ def report_content(warehouse: Warehouse, spec: ModelSpec, month: dt.date) -> Rep
         return "—" if value is None else (f"{value:,.3f}" if isinstance(value, float) else f"{value:,}")
 
     overlap_value = json.loads(overlap["value"].iloc[0]) if len(overlap) else None
-    lines = [
-        f"# {spec.name}: monthly list for {month}",
-        "",
-        spec.description,
-        "",
-        "| | |",
-        "|---|---|",
-        f"| customers listed | {len(listed):,} (capacity {spec.gates.list_capacity:,}) |",
-        f"| customers scored | {len(scores):,} |",
-        f"| overlap with the previous list | {number(overlap_value)} (gate >= {spec.gates.min_top_k_overlap}) |",
-        f"| previous list | {details.get('previous_month') or 'none (first month)'} |",
-        f"| entering the list | {number(details.get('entering_list'))} |",
-        f"| leaving the list (still customers) | {number(details.get('leaving_list_still_present'))} |",
-        f"| rank correlation with last month | {number(details.get('rank_correlation'))} |",
-        f"| model version | v{version} (holdout AUC {number(metrics.get('auc'))}, PR AUC "
-        f"{number(metrics.get('pr_auc'))}) |",
-        f"| published at | {when(listed['published_at'].iloc[0]) if len(listed) else '—'} |",
-        "",
-        "## Gates",
-        "",
-        "| asset | gate | outcome | value | threshold | details |",
-        "|---|---|---|---|---|---|",
-    ]
-    for _, g in gates.iterrows():
-        outcome = "passed" if g["passed"] else f"**FAILED** ({g['severity']})"
-        lines.append(
-            f"| {g['asset']} | {g['gate']} | {outcome} | {_short(g['value'])} | {_short(g['threshold'])} | "
-            f"{g['summary']} |"
-        )
-    lines += ["", "## Score distribution", "", plots.score_histogram(scores) if len(scores) else "no scores", ""]
-    if len(history) >= 2:
-        lines += [
-            "## Overlap over time",
-            "",
-            plots.overlap_over_time(
-                [str(pd.Timestamp(m).date())[:7] for m in history["month"]],
-                [float(json.loads(v)) for v in history["value"]],
-                spec.gates.min_top_k_overlap,
+    summary = Table(
+        ("", ""),
+        [
+            ("customers listed", f"{len(listed):,} (capacity {spec.gates.list_capacity:,})"),
+            ("customers scored", f"{len(scores):,}"),
+            (
+                "overlap with the previous list",
+                f"{number(overlap_value)} (gate >= {spec.gates.min_top_k_overlap})",
             ),
-            "",
-        ]
+            ("previous list", details.get("previous_month") or "none (first month)"),
+            ("entering the list", number(details.get("entering_list"))),
+            ("leaving the list (still customers)", number(details.get("leaving_list_still_present"))),
+            ("rank correlation with last month", number(details.get("rank_correlation"))),
+            (
+                "model version",
+                f"v{version} (holdout AUC {number(metrics.get('auc'))}, PR AUC {number(metrics.get('pr_auc'))})",
+            ),
+            ("published at", when(listed["published_at"].iloc[0]) if len(listed) else "—"),
+        ],
+    )
+    gate_rows = [
+        (
+            g["asset"],
+            g["gate"],
+            "passed" if g["passed"] else (Strong("FAILED"), f" ({g['severity']})"),
+            _short(g["value"]),
+            _short(g["threshold"]),
+            g["summary"],
+        )
+        for _, g in gates.iterrows()
+    ]
+    sections = [
+        Section(None, [paragraph(spec.description), summary]),
+        Section("Gates", [Table(("asset", "gate", "outcome", "value", "threshold", "details"), gate_rows)]),
+        Section(
+            "Score distribution",
+            [Image.from_markdown(plots.score_histogram(scores)) if len(scores) else paragraph("no scores")],
+        ),
+    ]
+    if len(history) >= 2:
+        chart = plots.overlap_over_time(
+            [str(pd.Timestamp(m).date())[:7] for m in history["month"]],
+            [float(json.loads(v)) for v in history["value"]],
+            spec.gates.min_top_k_overlap,
+        )
+        sections.append(Section("Overlap over time", [Image.from_markdown(chart)]))
     full, leaving = list_changes(warehouse, spec, month, listed, scored.ids)
     entering = full[full["on_previous_list"] == "no"]
-    lines += [
-        "## The whole list",
-        "",
-        f"[All {len(full):,} customers as CSV]({month}.csv) (rank, customer_id, score, model_version, "
-        f"on_previous_list); [the {len(leaving):,} customers leaving the list as CSV]({month}-leaving.csv).",
-        "",
-        f"## Entering the list ({len(entering):,}; first 20 by rank)",
-        "",
-        "| rank | customer_id | score |",
-        "|---|---|---|",
+    ranked = ("rank", "customer_id", "score")
+    sections += [
+        Section(
+            "The whole list",
+            [
+                paragraph(
+                    Link(f"All {len(full):,} customers as CSV", f"{month}.csv"),
+                    " (rank, customer_id, score, model_version, on_previous_list); ",
+                    Link(f"the {len(leaving):,} customers leaving the list as CSV", f"{month}-leaving.csv"),
+                    ".",
+                )
+            ],
+        ),
+        Section(
+            f"Entering the list ({len(entering):,}; first 20 by rank)",
+            [Table(ranked, [(r.rank, r.customer_id, f"{r.score:.4f}") for r in entering.head(20).itertuples()])],
+        ),
+        Section(
+            f"Leaving the list ({len(leaving):,}; first 20 by previous rank)",
+            [
+                Table(
+                    ("previous rank", "customer_id", "still a customer"),
+                    [
+                        (r.previous_rank, r.customer_id, r.still_a_customer)
+                        for r in leaving.sort_values("previous_rank").head(20).itertuples()
+                    ],
+                )
+            ],
+        ),
+        Section(
+            "Top 20 customers",
+            [Table(ranked, [(r.rank, r.customer_id, f"{r.score:.4f}") for r in listed.head(20).itertuples()])],
+        ),
     ]
-    lines += [f"| {r.rank} | {r.customer_id} | {r.score:.4f} |" for r in entering.head(20).itertuples()]
-    lines += [
-        "",
-        f"## Leaving the list ({len(leaving):,}; first 20 by previous rank)",
-        "",
-        "| previous rank | customer_id | still a customer |",
-        "|---|---|---|",
-    ]
-    lines += [
-        f"| {r.previous_rank} | {r.customer_id} | {r.still_a_customer} |"
-        for r in leaving.sort_values("previous_rank").head(20).itertuples()
-    ]
-    lines += ["", "## Top 20 customers", "", "| rank | customer_id | score |", "|---|---|---|"]
-    lines += [f"| {r.rank} | {r.customer_id} | {r.score:.4f} |" for r in listed.head(20).itertuples()]
-    return ReportContent("\n".join(lines), full, leaving)
+    page = Page(f"{spec.name}: monthly list for {month}", sections)
+    return ReportContent(page, full, leaving)
 
 
 def _short(stored: str) -> str:
@@ -263,53 +354,51 @@ def _short(stored: str) -> str:
     return "—" if value is None else str(value)
 
 
-def to_html(title: str, markdown: str) -> str:
-    """A self-contained HTML page from the report's markdown (tables, headings, embedded images)."""
-    body, table = [], []
-
-    def flush_table():
-        if not table:
-            return
-        rows = [r for r in table if not re.fullmatch(r"\|[-|\s]+\|", r)]
-        cells = [[c.strip() for c in r.strip("|").split("|")] for r in rows]
-        body.append(
-            "<table>"
-            + "".join(
-                "<tr>"
-                + "".join(f"<{'th' if i == 0 else 'td'}>{_inline(c)}</{'th' if i == 0 else 'td'}>" for c in row)
-                + "</tr>"
-                for i, row in enumerate(cells)
-            )
-            + "</table>"
-        )
-        table.clear()
-
-    for line in markdown.splitlines():
-        if line.startswith("|"):
-            table.append(line)
-            continue
-        flush_table()
-        if line.startswith("## "):
-            body.append(f"<h2>{html.escape(line[3:])}</h2>")
-        elif line.startswith("# "):
-            body.append(f"<h1>{html.escape(line[2:])}</h1>")
-        elif line.strip():
-            body.append(f"<p>{_inline(line)}</p>")
-    flush_table()
-    style = (
-        "body{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;color:#222}"
-        "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}"
-        "th{background:#f3f3f3}img{max-width:100%}"
+@cache
+def _templates() -> jinja2.Environment:
+    # Autoescape: a customer id, a model name or a gate's summary is text, never markup.
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("churn_assets", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
     )
-    head = f"<meta charset='utf-8'><title>{html.escape(title)}</title><style>{style}</style>"
-    return f"<!doctype html><html><head>{head}</head><body>{''.join(body)}</body></html>"
 
 
-def _inline(text: str) -> str:
-    image = re.fullmatch(r"!\[(.*?)\]\((data:image/(?:png|svg\+xml);base64,[A-Za-z0-9+/=]+)\)", text.strip())
-    if image:
-        return f"<img alt='{html.escape(image.group(1))}' src='{image.group(2)}'>"
-    escaped = html.escape(text)
-    escaped = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", escaped)
-    # Links to the report's own files (relative names only: a report never links elsewhere).
-    return re.sub(r"\[([^\]]+)\]\(([\w.-]+)\)", r"<a href='\2'>\1</a>", escaped)
+def to_html(title: str, page: Page) -> str:
+    """The page as a self-contained HTML document (templates/monthly_report.html.j2)."""
+    return _templates().get_template("monthly_report.html.j2").render(title=title, page=page)
+
+
+def to_markdown(page: Page) -> str:
+    """The page as markdown, for the report asset's metadata in the UI."""
+
+    def part(p) -> str:
+        if isinstance(p, Strong):
+            return f"**{_md(p.text)}**"
+        return f"[{_md(p.text)}]({p.href})" if isinstance(p, Link) else _md(p)
+
+    def text(value) -> str:
+        return "".join(part(p) for p in (value if isinstance(value, tuple) else (value,)))
+
+    lines = [f"# {_md(page.heading)}"]
+    for section in page.sections:
+        if section.heading:
+            lines += ["", f"## {_md(section.heading)}"]
+        for block in section.blocks:
+            lines.append("")
+            if isinstance(block, Paragraph):
+                lines.append(text(block.parts))
+            elif isinstance(block, Image):
+                lines.append(f"![{_md(block.alt)}]({block.src})")
+            else:
+                lines.append("| " + " | ".join(_md(h) for h in block.header) + " |")
+                lines.append("|" + "---|" * len(block.header))
+                lines += ["| " + " | ".join(text(cell) for cell in row) + " |" for row in block.rows]
+    return "\n".join(lines)
+
+
+def _md(value) -> str:
+    # Values are text: markdown's own characters are escaped (a `|` in an id must not split a cell).
+    return re.sub(r"([\\`*_\[\]<>|])", r"\\\1", str(value))

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from churn_assets.reports import Link, Page, Section, Strong, Table, paragraph, to_html, to_markdown
 from churn_assets.rules.months import add_months
 from churn_assets.simulate.incidents import apply_incident
 from churn_assets_tests.conftest import END_MONTH, query, run_pipeline
@@ -78,3 +79,22 @@ def test_a_blocked_month_has_its_not_published_page(history_copy, tmp_path):
     assert len(colors) > 20 and max(colors)[0] < 0.98 * image.size[0] * image.size[1], "the page rendered blank"
     if os.environ.get("CHURN_SCREENSHOT_DIR"):  # keep the picture for a person to look at
         shutil.copy(shot, Path(os.environ["CHURN_SCREENSHOT_DIR"]) / "blocked_month_report.png")
+
+
+def test_the_page_shows_values_as_text_never_as_markup():
+    """The template escapes every value: a customer id or a model name cannot inject markup."""
+    hostile_id, model = "<script>alert(1)</script>", "churn' onload='x"
+    page = Page(
+        f"{model}: monthly list for 2026-11-01",
+        [
+            Section(None, [paragraph(Strong("NOT PUBLISHED"), ": <b>not bold</b> ", Link("its report", "a.html"))]),
+            Section("Top 20 customers", [Table(("rank", "customer_id"), [(1, hostile_id), (2, "0001|2")])]),
+        ],
+    )
+    html = to_html(f"{model} — 2026-11-01", page)
+    assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<td>0001|2</td>" in html  # ids verbatim
+    assert "churn&#39; onload=&#39;x: monthly list" in html and "<b>" not in html
+    assert "<strong>NOT PUBLISHED</strong>" in html and "<a href='a.html'>its report</a>" in html
+    # The UI's markdown: a `|` in an id stays in its cell.
+    assert "| 2 | 0001\\|2 |" in to_markdown(page)
