@@ -97,10 +97,11 @@ def _one_line(error: ValidationError) -> str:
     """The first error pydantic found, as "<where>, key '<key>': <what>". An unknown key comes
     first: a mistyped key often leaves a required one missing too, and the typo is the news."""
     errors = error.errors()
-    first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
+    unknown = ("extra_forbidden", "invalid_key")  # invalid_key: a key that is not text, e.g. `1:`
+    first = next((e for e in errors if e["type"] in unknown), errors[0])
     problem = (first.get("ctx") or {}).get("error")
     where, section, key = _place(first["loc"] + (problem.at if isinstance(problem, Problem) else ()))
-    if first["type"] == "extra_forbidden":
+    if first["type"] in unknown:
         message = (
             f"unknown key; {suggestion(key, section.model_fields, 'valid keys')} (docs/catalogue.md lists every key)"
         )

@@ -26,11 +26,11 @@ from churn_assets.catalog.values import (
     Band,
     Boolean,
     Character,
+    Column,
     Columns,
     Features,
     FirstOfMonth,
     Fraction,
-    Identifier,
     LabelValues,
     Name,
     NonNegative,
@@ -77,6 +77,8 @@ class Section(BaseModel):
 
 
 class SourceEntry(Section):
+    """`sources.<name>`: a warehouse relation or files that follow the source contract."""
+
     relation: Relation = key(
         "text: table, schema.table or database.schema.table",
         "Warehouse table or view holding one row per customer per month. Give `relation` or `files`.",
@@ -151,6 +153,8 @@ class SourceEntry(Section):
 
 
 class GatesEntry(Section):
+    """`models.<name>.gates`: the thresholds of every gate of a model."""
+
     min_top_k_overlap: Fraction = key(
         "number in [0, 1]",
         "Share of last month's listed customers, still customers now, that are listed again: at least this.",
@@ -183,7 +187,9 @@ class GatesEntry(Section):
 
 
 class ExclusionEntry(Section):
-    column: Identifier = key(
+    """`models.<name>.exclusions[]`: customers never scored nor listed."""
+
+    column: Column = key(
         "column name", "A source column, not a label column; it must never be NULL (the contract checks it)."
     )
     equals: Scalar = key(
@@ -198,8 +204,10 @@ Exclusions = Annotated[tuple[ExclusionEntry, ...], check(list)]
 
 
 class ModelEntry(Section):
+    """`models.<name>`: one customer classification model."""
+
     source: Text = key("text: a source name", "The source this model reads (models of one source share its snapshot).")
-    label: Identifier = key("column name", "One of the source's label_columns.")
+    label: Column = key("column name", "One of the source's label_columns.")
     label_values: LabelValues = key(
         "mapping: source value -> 1 or 0",
         "How the label maps to 1/0 when the source does not hold 0/1, e.g. `{Yes: 1, No: 0}`. A label value not "
@@ -287,6 +295,8 @@ Models = _entries(ModelEntry, "model")
 
 
 class CatalogueFile(Section):
+    """The whole catalogue file; top-level keys starting with `x-` are free (YAML anchors)."""
+
     model_config = ConfigDict(
         title="models.yaml: the model catalogue of churn_assets",
         json_schema_extra={"patternProperties": {f"^{FREE_PREFIX}": {}}},

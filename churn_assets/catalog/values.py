@@ -133,7 +133,10 @@ def _band(value: list) -> list:
 
 
 def _label_values(values: dict) -> dict:
-    if values and (sorted(set(values.values())) != [0, 1] or any(isinstance(v, bool) for v in values.values())):
+    numbers = list(values.values())
+    # Each value 0 or 1 (not true/false), and both present; tested in this order so that a list
+    # or text among the values is refused, not a TypeError.
+    if values and (any(isinstance(v, bool) or v not in (0, 1) for v in numbers) or {0, 1} - set(numbers)):
         raise ValueError(f"must map source values to 1 and 0, e.g. {{Yes: 1, No: 0}}; got {values}")
     for key in values:
         if not isinstance(key, (str, int, float, bool)):
@@ -197,6 +200,7 @@ FirstOfMonth = Annotated[
 ]
 
 Identifier = Annotated[str, Field(pattern=IDENTIFIER), BeforeValidator(identifier)]
+Column = Annotated[str, Field(pattern=IDENTIFIER), check(str, then=identifier)]  # one column: text first
 Relation = Annotated[Annotated[str, Field(pattern=RELATION)] | None, check(str, None, then=_relation)]
 Name = Annotated[str, BeforeValidator(name)]
 Columns = Annotated[tuple[Identifier, ...], check(list), AfterValidator(_no_repeats)]

@@ -86,6 +86,10 @@ def test_typos_and_wrong_values_are_refused_by_the_schema_and_the_loader(tmp_pat
         (lambda r: r.update(models={}), "top level, key 'models': declares no model"),
         (lambda r: r["models"]["churn"]["params"].update(max_depth=True), "key 'params.max_depth': must be a whole"),
         (lambda r: r["models"]["churn"]["gates"].pop("min_auc"), "model 'churn', gates, key 'min_auc': is required"),
+        # Both were TypeError tracebacks of the hand-written reader.
+        (lambda r: r["models"]["churn"].update(label_values={"Yes": [1], "No": 0}), "must map source values to 1"),
+        (lambda r: r["models"]["churn"].update(label_values={"Yes": "1", "No": 0}), "must map source values to 1"),
+        (lambda r: r["models"]["churn"]["gates"].update({1: 0.5}), "gates, key '1': unknown key; valid keys: "),
         (
             lambda r: r["sources"]["customers"]["value_ranges"].update(tenure_months=["a", 1]),
             "key 'value_ranges': tenure_months: bounds must be numbers or null, got 'a'",
