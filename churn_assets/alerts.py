@@ -8,6 +8,15 @@ themselves are secrets passed as EnvVar so they never show in the UI):
   CHURN_ALERT_WEBHOOK_URL         any endpoint accepting a JSON POST
   CHURN_UI_BASE_URL               base URL of the Dagster UI for run links (default http://127.0.0.1:3000)
 None set means alerts are only logged.
+
+The gate sensor reads the runs that finished (succeeded, failed or were cancelled) since its
+cursor, and each one's check evaluations, through Dagster's public event APIs
+(`fetch_run_status_changes`, `get_records_for_run`): a failed check is alerted when its run ends.
+Its cursor is an event id, `<run>` (runs finished up to that event are alerted) or `<run>:<check>`
+(and, of the next run, its failed checks up to that event). A new sensor starts at the latest
+finished run; `0` replays the whole history: `dagster sensor cursor gate_failure_alerts --set 0`.
+A cursor from before (the id of the last alerted check evaluation) reads as the same point of the
+log; a run that was in flight then may alert once more.
 """
 
 import json
@@ -21,8 +30,9 @@ from dagster import (
     DagsterEventType,
     DefaultSensorStatus,
     EnvVar,
-    EventRecordsFilter,
     RunFailureSensorContext,
+    RunsFilter,
+    RunStatusChangeRecordsFilter,
     SensorEvaluationContext,
     SkipReason,
     run_failure_sensor,
@@ -61,8 +71,47 @@ def is_this_environments_run(run, environment: str, location_name: str | None) -
     return True
 
 
-# Check evaluations read per sensor tick; the cursor carries the rest to the next tick.
+# Finished runs read per sensor tick; the cursor carries the rest to the next tick.
 BATCH = 200
+# A run's checks are alerted once it has finished, whichever way it ended.
+FINISHED = (DagsterEventType.RUN_SUCCESS, DagsterEventType.RUN_FAILURE, DagsterEventType.RUN_CANCELED)
+
+
+@dataclass(frozen=True)
+class GateCursor:
+    """Where the gate sensor stands in the event log: the runs that finished up to event `finished`
+    are alerted, and of the run that finished next, its failed checks up to event `within` (a
+    delivery failed after them). Written `finished` or `finished:within`; `0` replays everything."""
+
+    finished: int
+    within: int | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> "GateCursor":
+        finished, _, within = text.partition(":")
+        return cls(int(finished), int(within) if within else None)
+
+    def __str__(self) -> str:
+        return str(self.finished) if self.within is None else f"{self.finished}:{self.within}"
+
+
+def finished_runs(instance, after: int, limit: int) -> list:
+    """The run-status events of runs that finished after event `after`, oldest first, at most `limit`."""
+    records = []
+    for event_type in FINISHED:
+        page = instance.fetch_run_status_changes(
+            RunStatusChangeRecordsFilter(event_type, after_storage_id=after), limit=limit, ascending=True
+        )
+        records += page.records
+    # Each type's page is complete up to its own last event, so the first `limit` of all three are
+    # the first `limit` finished runs: nothing is skipped between ticks.
+    return sorted(records, key=lambda record: record.storage_id)[:limit]
+
+
+def last_finished(instance) -> int:
+    """The event of the latest finished run (0 on a new instance)."""
+    latest = [instance.fetch_run_status_changes(event_type, limit=1).records for event_type in FINISHED]
+    return max((records[0].storage_id for records in latest if records), default=0)
 
 
 @dataclass(frozen=True)
@@ -245,43 +294,52 @@ def build_alert_sensors(models_of_source: dict[str, list[str]], jobs: set[str], 
         ),
     )
     def gate_failure_alerts(context: SensorEvaluationContext, alerts: AlertNotifier):
+        instance = context.instance
         if not context.cursor:
-            # First tick: alert on what fails from now on. Replaying every past failure would
-            # flood the channels on an instance with years of history (set the cursor to 0 to
-            # replay on purpose: `dagster sensor cursor gate_failure_alerts --set 0`).
-            latest = context.instance.get_event_records(
-                EventRecordsFilter(event_type=DagsterEventType.ASSET_CHECK_EVALUATION), limit=1, ascending=False
-            )
-            start = latest[0].storage_id if latest else 0
+            # First tick: alert on the runs that finish from now on. Replaying every past failure
+            # would flood the channels on an instance with years of history (set the cursor to 0
+            # to replay on purpose: `dagster sensor cursor gate_failure_alerts --set 0`).
+            start = last_finished(instance)
             context.update_cursor(str(start))
-            return SkipReason(f"started: alerting on check evaluations after event {start}; earlier ones not replayed")
-        after = int(context.cursor)
-        records = context.instance.get_event_records(
-            EventRecordsFilter(event_type=DagsterEventType.ASSET_CHECK_EVALUATION, after_cursor=after),
-            limit=BATCH,
-            ascending=True,
-        )
+            return SkipReason(
+                f"started: alerting on the checks of runs finishing after event {start}; earlier ones not replayed"
+            )
+        position = GateCursor.parse(context.cursor)
+        finished = finished_runs(instance, position.finished, BATCH)
+        ids = [record.run_id for record in finished]
+        runs = {run.run_id: run for run in instance.get_runs(RunsFilter(run_ids=ids))} if ids else {}
         sent = elsewhere = 0
         location = location_of(context)
-        for record in records:
-            evaluation = record.event_log_entry.dagster_event.event_specific_data
-            if not evaluation.passed:
-                run = context.instance.get_run_by_id(record.event_log_entry.run_id)
-                if run is not None and not is_this_environments_run(run, environment, location):
-                    elsewhere += 1
-                    context.update_cursor(str(record.storage_id))
-                    continue
-                note = gate_notification(record, dict(run.tags) if run else {}, alerts, models_of_source)
-                alerts.send(note, context.log)
-                sent += 1
-            # Advance only past what was delivered: a failed delivery raises, the cursor stays,
-            # and the next tick retries from there (nothing lost, nothing sent twice).
-            context.update_cursor(str(record.storage_id))
+        for record in finished:
+            run = runs.get(record.run_id)
+            if run is not None and not is_this_environments_run(run, environment, location):
+                elsewhere += 1
+            else:
+                checks = instance.get_records_for_run(record.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION)
+                for check in checks.records:
+                    delivered = position.within is not None and check.storage_id <= position.within
+                    if delivered or check.event_log_entry.dagster_event.event_specific_data.passed:
+                        continue
+                    note = gate_notification(check, dict(run.tags) if run else {}, alerts, models_of_source)
+                    try:
+                        alerts.send(note, context.log)
+                    except Exception as error:
+                        if not sent:
+                            raise  # the tick fails and its cursor stays: the next tick retries
+                        # A failed tick would drop this tick's cursor and send what was delivered
+                        # again: end the tick here and keep what was delivered.
+                        context.log.error(f"alert not delivered, retried at the next tick: {error!r}")
+                        return SkipReason(f"sent {sent} alert(s); then a delivery failed: retried at the next tick")
+                    sent += 1
+                    position = GateCursor(position.finished, check.storage_id)
+                    context.update_cursor(str(position))
+            position = GateCursor(record.storage_id)
+            context.update_cursor(str(position))
         if elsewhere:
-            context.log.info(f"{elsewhere} failed check(s) of runs of another environment: not alerted here")
+            context.log.info(f"{elsewhere} finished run(s) of another environment: not alerted here")
         if not sent:
             return SkipReason(
-                f"no failed check of CHURN_ENV={environment} among {len(records)} new evaluations"
+                f"no failed check of CHURN_ENV={environment} in {len(finished)} newly finished run(s)"
                 + (f" ({elsewhere} of another environment)" if elsewhere else "")
             )
         return None

@@ -3,6 +3,7 @@
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 from dagster import DagsterEventType, DagsterInstance, build_run_status_sensor_context, build_sensor_context
@@ -14,17 +15,20 @@ from churn_assets_tests.conftest import END_MONTH, churn_home, run_pipeline
 
 
 class Receiver:
-    """A local HTTP server recording every POST; can be told to fail the next N requests."""
+    """A local HTTP server recording every POST; can be told to fail the next N requests (after
+    letting `succeed_first` through)."""
 
     def __init__(self):
         self.received: list[tuple[str, dict]] = []
-        self.fail_next = 0
+        self.fail_next = self.succeed_first = 0
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):  # noqa: N802 - http.server's naming
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                if receiver.fail_next:
+                if receiver.succeed_first:
+                    receiver.succeed_first -= 1
+                elif receiver.fail_next:
                     receiver.fail_next -= 1
                     self.send_response(500)
                     self.end_headers()
@@ -77,6 +81,16 @@ def tick(sensor_def, instance, notifier, cursor):
     return context.cursor
 
 
+def ticks_until_quiet(sensor_def, instance, notifier, cursor, at_most=40):
+    """Tick as the daemon does, each from the cursor the last one left, until nothing moves."""
+    for _ in range(at_most):
+        new = tick(sensor_def, instance, notifier, cursor)
+        if new == cursor:
+            return cursor
+        cursor = new
+    raise AssertionError(f"the cursor still moves after {at_most} ticks")
+
+
 def test_a_failed_gate_reaches_every_channel_once_across_restarts(failed_month, receiver, monkeypatch):
     home, run_id = failed_month
     instance = DagsterInstance.local_temp(str(home / "dagster"))
@@ -84,12 +98,8 @@ def test_a_failed_gate_reaches_every_channel_once_across_restarts(failed_month, 
     assert set(notifier.channels()) == {"teams", "slack", "webhook"}
     # Small pages: the cursor must carry the rest across ticks (and sensor restarts).
     monkeypatch.setattr(alerts, "BATCH", 3)
-    cursor = "0"  # replay from the first evaluation, on purpose (a new sensor starts from now)
-    for _ in range(40):
-        new = tick(defs["gate_failure_alerts"], instance, notifier, cursor)
-        if new == cursor:
-            break
-        cursor = new
+    # Replay from the first finished run, on purpose (a new sensor starts from now).
+    cursor = ticks_until_quiet(defs["gate_failure_alerts"], instance, notifier, "0")
     hooks = receiver.on("/hook")
     failed = [h for h in hooks if h["check"] == "top_k_overlap"]
     assert len(failed) == 1, hooks
@@ -118,13 +128,71 @@ def test_an_undelivered_alert_is_retried_not_lost(failed_month, receiver):
 
     with pytest.raises(requests.exceptions.RequestException):
         defs["gate_failure_alerts"].evaluate_tick(context)
-    cursor = context.cursor
-    for _ in range(20):
-        new = tick(defs["gate_failure_alerts"], instance, notifier, cursor)
-        if new == cursor:
-            break
-        cursor = new
+    # The daemon keeps a failed tick's cursor where it was ("0"): the next tick retries.
+    ticks_until_quiet(defs["gate_failure_alerts"], instance, notifier, "0")
     assert len([h for h in receiver.on("/hook") if h["check"] == "top_k_overlap"]) == 1
+
+
+def test_two_failed_gates_of_one_run_are_each_sent_once_when_the_second_delivery_fails(
+    history_copy, receiver, tmp_path
+):
+    """The first alert is delivered, the second refused: the tick ends there without failing (the
+    daemon drops a failed tick's cursor, which would send the first again), and the next tick
+    sends the second only."""
+    import yaml
+
+    from churn_assets.catalog import load_catalog
+
+    catalogue = yaml.safe_load((Path(alerts.__file__).parent / "models.yaml").read_text())
+    catalogue["models"]["churn"]["gates"]["predicted_rate"] = [0.9, 0.95]  # no month predicts that
+    path = tmp_path / "models.yaml"
+    path.write_text(yaml.safe_dump(catalogue))
+    apply_incident(str(history_copy / "warehouse.duckdb"), "scrambled-ids", END_MONTH)
+    assert not run_pipeline(history_copy, first=END_MONTH, last=END_MONTH, catalog=load_catalog(path)).all_succeeded
+    instance = DagsterInstance.local_temp(str(history_copy / "dagster"))
+    defs, _ = sensors(history_copy)
+    notifier = alerts.AlertNotifier(webhook_url=receiver.url + "/hook")  # one channel: one POST per alert
+    receiver.succeed_first, receiver.fail_next = 1, 1
+    context = build_sensor_context(instance=instance, cursor="0", resources={"alerts": notifier})
+    result = defs["gate_failure_alerts"].evaluate_tick(context)
+    assert "then a delivery failed" in result.skip_message
+    assert [h["check"] for h in receiver.on("/hook")] == ["top_k_overlap"]
+    assert ":" in context.cursor  # within the run: the first check's alert is behind the cursor
+    ticks_until_quiet(defs["gate_failure_alerts"], instance, notifier, context.cursor)
+    assert [h["check"] for h in receiver.on("/hook")] == ["top_k_overlap", "predicted_rate"]
+
+
+def test_finished_runs_come_oldest_first_whatever_their_outcome_page_by_page():
+    """The gate sensor's pages: succeeded and failed runs in the order they ended, none skipped
+    between pages."""
+    from dagster import job, op
+
+    @op
+    def fine():
+        pass
+
+    @op
+    def broken():
+        raise ValueError("broken")
+
+    @job
+    def good():
+        fine()
+
+    @job
+    def bad():
+        broken()
+
+    with DagsterInstance.ephemeral() as instance:
+        ended = [
+            j.execute_in_process(instance=instance, raise_on_error=False).run_id for j in (good, bad, bad, good, bad)
+        ]
+        seen, after = [], 0
+        while page := alerts.finished_runs(instance, after, 2):
+            seen += [record.run_id for record in page]
+            after = page[-1].storage_id
+        assert seen == ended
+        assert alerts.last_finished(instance) == after  # where a new sensor starts
 
 
 def run_failure_tick(home, run_id):
@@ -210,11 +278,7 @@ def test_switching_the_gate_sensor_on_replays_nothing_then_alerts_on_new_failure
 
     report = run_pipeline(home, first=END_MONTH, last=END_MONTH)  # the same broken month, run again
     assert not report.all_succeeded
-    for _ in range(20):
-        new = tick(defs["gate_failure_alerts"], instance, notifier, cursor)
-        if new == cursor:
-            break
-        cursor = new
+    ticks_until_quiet(defs["gate_failure_alerts"], instance, notifier, cursor)
     assert [h["check"] for h in receiver.on("/hook") if h["check"] == "top_k_overlap"] == ["top_k_overlap"]
 
 
@@ -223,12 +287,7 @@ def test_a_failed_data_contract_names_the_blocked_models_and_what_failed(history
     assert not run_pipeline(history_copy, first=END_MONTH, last=END_MONTH).all_succeeded
     instance = DagsterInstance.local_temp(str(history_copy / "dagster"))
     defs, notifier = sensors(history_copy)
-    cursor = "0"
-    for _ in range(20):
-        new = tick(defs["gate_failure_alerts"], instance, notifier, cursor)
-        if new == cursor:
-            break
-        cursor = new
+    ticks_until_quiet(defs["gate_failure_alerts"], instance, notifier, "0")
     (note,) = [h for h in receiver.on("/hook") if h["check"] == "data_contract"]
     assert note["model"] == "churn, downgrade, upsell"  # every model of the source is blocked that month
     assert note["title"].endswith(": churn, downgrade, upsell not published")
