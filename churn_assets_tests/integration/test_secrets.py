@@ -69,8 +69,7 @@ def leaks(text: str) -> list[str]:
 
 def test_fake_credentials_appear_in_no_log_event_or_ui_field(tmp_path, capfd, caplog):
     import snowflake.connector
-    from dagster import DagsterInstance
-    from dagster._serdes import serialize_value
+    from dagster import DagsterInstance, serialize_value
 
     from churn_assets.catalog import load_catalog
     from churn_assets.environment import load_environment

@@ -152,17 +152,35 @@ def test_validate_refuses_one_month_twice_and_warns_on_months_apart(tmp_path):
 
 
 def test_a_step_error_is_shown_without_its_python_class_path():
-    from dagster._utils.error import SerializableErrorInfo
+    """Errors as Dagster records them, from real failed runs: a Failure as it is, any other
+    exception wrapped in Dagster's step error with the exception as its cause."""
+    from dagster import Failure, job, op
 
     from churn_assets.errors import error_line
 
-    failure = SerializableErrorInfo(
-        "dagster._core.definitions.events.Failure: No labelled month to train 'x'\n", [], "Failure"
-    )
-    wrapped = SerializableErrorInfo("Error in step\n", [], "DagsterExecutionStepExecutionError", cause=failure)
-    assert error_line(wrapped) == "No labelled month to train 'x'"
-    plain = SerializableErrorInfo("ValueError: the holdout holds a single class\n", [], "ValueError")
-    assert error_line(plain) == "the holdout holds a single class"
+    @op
+    def train():
+        raise Failure("No labelled month to train 'x'")
+
+    @op
+    def score():
+        raise ValueError("the holdout holds a single class")
+
+    @job
+    def training():
+        train()
+
+    @job
+    def scoring():
+        score()
+
+    def step_error(failing_job):
+        (failure,) = failing_job.execute_in_process(raise_on_error=False).get_step_failure_events()
+        return failure.step_failure_data.error
+
+    assert error_line(step_error(training)) == "No labelled month to train 'x'"
+    wrapped = step_error(scoring)
+    assert wrapped.cause is not None and error_line(wrapped) == "the holdout holds a single class"
 
 
 def test_the_local_instance_never_rewrites_a_dagster_yaml_it_did_not_write(tmp_path):
