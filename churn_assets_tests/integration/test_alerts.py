@@ -195,6 +195,49 @@ def test_finished_runs_come_oldest_first_whatever_their_outcome_page_by_page():
         assert alerts.last_finished(instance) == after  # where a new sensor starts
 
 
+def test_an_untagged_run_belongs_to_the_code_location_that_launched_it(tmp_path):
+    """Assets materialised from the UI run Dagster's implicit job, without the environment tag: such
+    a run is this environment's when this environment's code location launched it. A real run,
+    launched from a code location named churn_prod by `dagster job launch` (queued, never run)."""
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "defs.py").write_text(
+        "from dagster import Definitions, job, op\n\n@op\ndef step():\n    pass\n\n@job\ndef monthly():\n"
+        "    step()\n\ndefs = Definitions(jobs=[monthly])\n"
+    )
+    (tmp_path / "workspace.yaml").write_text(
+        "load_from:\n  - python_file: {relative_path: defs.py, location_name: churn_prod}\n"
+    )
+    home = tmp_path / "home"
+    home.mkdir()
+    # Queued with no daemon to dequeue it: the run is recorded with its origin and never executes.
+    (home / "dagster.yaml").write_text(
+        "run_coordinator:\n  module: dagster.core.run_coordinator\n  class: QueuedRunCoordinator\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DAGSTER_")} | {"DAGSTER_HOME": str(home)}
+    dagster = Path(sys.executable).with_name("dagster")
+    subprocess.run(
+        [str(dagster), "job", "launch", "-w", "workspace.yaml", "-j", "monthly"],
+        cwd=tmp_path,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=180,
+    )
+    with DagsterInstance.from_config(str(home)) as instance:
+        (run,) = instance.get_runs()
+        assert alerts.ENV_TAG not in run.tags
+        assert alerts.is_this_environments_run(run, "prod", "churn_prod")
+        assert not alerts.is_this_environments_run(run, "dev", "churn_dev")
+        # The tag wins over the origin.
+        instance.add_run_tags(run.run_id, {alerts.ENV_TAG: "dev"})
+        tagged = instance.get_run_by_id(run.run_id)
+        assert alerts.is_this_environments_run(tagged, "dev", "churn_dev")
+        assert not alerts.is_this_environments_run(tagged, "prod", "churn_prod")
+
+
 def run_failure_tick(home, run_id):
     """The run-failure sensor evaluated on the failed run `run_id`; what it returned."""
     instance = DagsterInstance.local_temp(str(home / "dagster"))
