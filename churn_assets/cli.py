@@ -72,7 +72,9 @@ def main(argv: list[str] | None = None) -> int:
 
     commands.add_parser("check", help="check the catalogue against the sources of CHURN_ENV")
     commands.add_parser(
-        "migrate", help="bring the warehouse tables of CHURN_ENV to the current types (month columns as DATE)"
+        "migrate",
+        help="bring the warehouse tables of CHURN_ENV to the current types and columns (month columns as DATE, "
+        "the published list's reason columns)",
     )
 
     sql = commands.add_parser("sql", help="run a read-only SQL query on the local warehouse and print the result")
@@ -490,7 +492,11 @@ def _check(args) -> int:
 
 def _migrate(args) -> int:
     _, environment = _load()
+    from churn_assets.reasons import REASON_SQL_TYPES
+    from churn_assets.warehouse.lists import PUBLISHED
+
     done = environment.warehouse.migrate_date_columns()
+    done += environment.warehouse.add_missing_columns(PUBLISHED, REASON_SQL_TYPES)
     for line in done:
         print(line)
     print(f"Warehouse of CHURN_ENV={environment.name} is up to date ({len(done)} column(s) migrated)")

@@ -15,6 +15,8 @@ from churn_assets import modeling
 
 REASONS = 3
 REASON_COLUMNS = [f"reason_{i}_{part}" for i in range(1, REASONS + 1) for part in ("feature", "value", "contribution")]
+# Their types in the published table (`churn-assets migrate` adds them to a table written before).
+REASON_SQL_TYPES = {c: "DOUBLE" if c.endswith("_contribution") else "VARCHAR" for c in REASON_COLUMNS}
 
 
 def _booster(artifact: bytes):

@@ -18,6 +18,7 @@ import pandas as pd
 from churn_assets import plots
 from churn_assets.catalog import ModelSpec
 from churn_assets.keys import snapshot_key
+from churn_assets.reasons import REASON_COLUMNS
 from churn_assets.rules.months import add_months
 from churn_assets.warehouse import Warehouse, registry
 from churn_assets.warehouse.lists import (
@@ -161,6 +162,8 @@ def list_changes(warehouse: Warehouse, spec: ModelSpec, month: dt.date, listed: 
             "score": listed["score"].round(6),
             "model_version": listed["model_version"].astype("int64"),
             "on_previous_list": ["yes" if c in before else "no" for c in listed["customer_id"]],
+            # Why each customer is listed (the champion's own contributions), where published with them.
+            **{c: listed[c] for c in REASON_COLUMNS if c in listed.columns},
         }
     )
     gone = previous[~previous["customer_id"].isin(now)]

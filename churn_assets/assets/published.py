@@ -16,9 +16,10 @@ from dagster import (
 from churn_assets.assets.common import PUBLISHED, model_key, partition_month
 from churn_assets.assets.retries import WAREHOUSE_RETRY, fail_fast_unless_transient
 from churn_assets.catalog import ModelSpec
-from churn_assets.rules.lists import list_size
+from churn_assets.publishing import list_to_publish
+from churn_assets.reasons import REASON_COLUMNS, REASONS, reason_counts
 from churn_assets.warehouse import Warehouse
-from churn_assets.warehouse.lists import month_gates_passed, month_list, scored_count
+from churn_assets.warehouse.lists import month_gates_passed
 
 
 def published_schema(id_type: str = "source's type") -> TableSchema:
@@ -31,9 +32,25 @@ def published_schema(id_type: str = "source's type") -> TableSchema:
             TableColumn("score", "float", description="Predicted probability of the label"),
             TableColumn("rank", "int", description="1 = highest risk; unique within model and month"),
             TableColumn("model_version", "int", description="Registry version that scored the month"),
+            *reason_columns(),
             TableColumn("published_at", "timestamp", description="When this month's list was published (UTC)"),
         ]
     )
+
+
+def reason_columns() -> list[TableColumn]:
+    """The customer's top reasons: the features that raise their score most (the champion's TreeSHAP
+    contributions), largest first; NULL where fewer features raise it."""
+    columns = []
+    for i in range(1, REASONS + 1):
+        columns += [
+            TableColumn(f"reason_{i}_feature", "string", description=f"Feature of reason {i} (its source column)"),
+            TableColumn(f"reason_{i}_value", "string", description="The customer's value of it, as text"),
+            TableColumn(
+                f"reason_{i}_contribution", "float", description="Its contribution to the score, log-odds (> 0)"
+            ),
+        ]
+    return columns
 
 
 PUBLISHED_SCHEMA = published_schema()
@@ -82,8 +99,7 @@ def build_published_asset(spec: ModelSpec, partitions_def: PartitionsDefinition,
                 f"{spec.name} {month}: a business gate of its predictions failed; the list is not published "
                 "(re-run the predictions to judge it again)."
             )
-        scored = scored_count(warehouse, spec.name, month)
-        frame = month_list(warehouse, spec.name, month, list_size(scored, spec.list_top_fraction))
+        frame = list_to_publish(warehouse, spec, month)
         frame["published_at"] = pd.Timestamp.now(tz="UTC")
         warehouse.replace_rows(PUBLISHED, {"model": spec.name, "month": month}, frame)
         context.log.info(f"Published {len(frame):,} customers to {warehouse.table(PUBLISHED)} for {month}")
@@ -104,4 +120,5 @@ def published_metadata(frame: pd.DataFrame, table: str) -> dict:
         "table": table,
         "model_version": int(frame["model_version"].iloc[0]) if len(frame) else None,
         "top_10": MetadataValue.md(top_table(frame.head(10))) if len(frame) else "empty",
+        "top_reasons": MetadataValue.json(dict(list(reason_counts(frame[REASON_COLUMNS]).items())[:5])),
     }

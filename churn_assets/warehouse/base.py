@@ -207,6 +207,24 @@ class Warehouse(ConfigurableResource):
             done.append(f"migrated {target}.{column.lower()}: {data_type} -> DATE")
         return done
 
+    def add_missing_columns(self, table: str, columns: Mapping[str, str]) -> list[str]:
+        """Migration for tables written before a column existed (e.g. the published list's reasons):
+        each of `columns` (name -> SQL type) the table lacks is added, NULL in the rows already there.
+        A table that does not exist yet is left to its first write. Returns a line per column added."""
+        if not self.exists():
+            return []
+        existing = self.columns(table)
+        if existing is None:
+            return []
+        have = {column.lower() for column in existing}
+        done = []
+        with self.connect() as conn, self._transaction(conn):
+            for column, sql_type in columns.items():
+                if column.lower() not in have:
+                    conn.execute(f"ALTER TABLE {self.table(table)} ADD COLUMN {column} {sql_type}")
+                    done.append(f"added {self.table(table)}.{column} {sql_type}")
+        return done
+
     def append_rows(self, table: str, frame: pd.DataFrame) -> None:
         with self.connect() as conn:
             self._write_frame(conn, table, frame)

@@ -10,6 +10,7 @@ import datetime as dt
 
 import pandas as pd
 
+from churn_assets.reasons import REASON_COLUMNS
 from churn_assets.rules.gates import MonthPredictions
 from churn_assets.rules.months import add_months
 
@@ -102,11 +103,14 @@ def month_list(warehouse, model: str, month: dt.date, size: int) -> pd.DataFrame
 
 def published_list(warehouse, model: str, month: dt.date) -> pd.DataFrame:
     """A month's published list, by rank (empty when nothing was published)."""
-    if warehouse.columns(PUBLISHED) is None:
+    existing = warehouse.columns(PUBLISHED)
+    if existing is None:
         return pd.DataFrame(columns=["customer_id", "score", "rank", "model_version", "published_at"])
+    # The reasons where the table has them (a table published before them has not, until migrated).
+    reasons = [c for c in REASON_COLUMNS if c in {e.lower() for e in existing}]
     return warehouse.query(
-        f"SELECT customer_id, score, rank, model_version, published_at FROM {warehouse.table(PUBLISHED)} "
-        "WHERE model = ? AND month = ? ORDER BY rank",
+        f"SELECT customer_id, score, rank, model_version, {''.join(c + ', ' for c in reasons)}published_at "
+        f"FROM {warehouse.table(PUBLISHED)} WHERE model = ? AND month = ? ORDER BY rank",
         [model, month],
     )
 
@@ -129,3 +133,17 @@ def gate_history(warehouse, model: str, gate: str, until: dt.date) -> pd.DataFra
         [gates_asset(model), gate, until],
     )
     return history[history["value"] != "null"]
+
+
+def listed_features(
+    warehouse, model: str, month: dt.date, size: int, snapshot: str, columns: list[str]
+) -> pd.DataFrame:
+    """The snapshot's `columns` of the customers on a month's list (the top `size` by rank), in
+    rank order: what the list's reasons are computed from, read for the listed customers only."""
+    wanted = ", ".join(f"s.{column}" for column in columns if column != "customer_id")
+    return warehouse.read_features(
+        f"SELECT p.customer_id, {wanted} FROM {warehouse.table(PREDICTIONS)} p "
+        f"JOIN {warehouse.table(snapshot)} s ON s.customer_id = p.customer_id AND s.snapshot_month = p.month "
+        "WHERE p.model = ? AND p.month = ? AND p.rank <= ? ORDER BY p.rank",
+        [model, month, size],
+    )

@@ -130,3 +130,13 @@ def version_metrics(warehouse: Warehouse, model: str, version: int) -> dict[str,
         f"SELECT metrics FROM {warehouse.table(VERSIONS)} WHERE model = ? AND version = ?", [model, version]
     )
     return json.loads(row["metrics"].iloc[0]) if len(row) else {}
+
+
+def get_version(warehouse: Warehouse, model: str, version: int) -> ModelVersion:
+    """One registered version (KeyError naming it when the registry does not hold it)."""
+    rows = warehouse.query(
+        f"SELECT * FROM {warehouse.table(VERSIONS)} WHERE model = ? AND version = ?", [model, version]
+    )
+    if rows.empty:
+        raise KeyError(f"the registry holds no version {version} of model '{model}'")
+    return _row_to_version(rows.iloc[0])

@@ -1,0 +1,49 @@
+"""Every published customer with the reasons the champion gives for their score: in the published
+table, the list CSV, and added to an older table by `churn-assets migrate`."""
+
+import duckdb
+import pandas as pd
+
+from churn_assets.reasons import REASON_COLUMNS
+from churn_assets_tests.conftest import END_MONTH, cli, query
+
+
+def test_every_published_customer_has_reasons_that_match_their_snapshot(completed_home):
+    listed = query(
+        completed_home,
+        "SELECT * FROM churn.published_predictions WHERE model = 'churn' AND month = ? ORDER BY rank",
+        [END_MONTH],
+    )
+    assert len(listed) and set(REASON_COLUMNS) <= set(listed.columns)
+    # A listed customer is at high risk: at least one feature raises the score, and reasons are ordered.
+    assert listed["reason_1_feature"].notna().all() and (listed["reason_1_contribution"] > 0).all()
+    both = listed["reason_2_contribution"].notna()
+    assert (listed.loc[both, "reason_1_contribution"] >= listed.loc[both, "reason_2_contribution"]).all()
+    # Each reason's value is the customer's own value in the month's snapshot.
+    snapshot = query(completed_home, "SELECT * FROM churn.snapshot_customers WHERE snapshot_month = ?", [END_MONTH])
+    snapshot = snapshot.set_index("customer_id")
+    for row in listed.head(50).itertuples():
+        value = snapshot.loc[row.customer_id, row.reason_1_feature]
+        shown = str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+        assert row.reason_1_value == shown or float(row.reason_1_value) == float(value), (row, value)
+    csv = pd.read_csv(completed_home / "reports" / "churn" / f"{END_MONTH}.csv")
+    assert list(csv["reason_1_feature"]) == list(listed["reason_1_feature"])
+
+
+def test_migrate_adds_the_reason_columns_to_a_table_published_before_them(completed_copy):
+    database = str(completed_copy / "warehouse.duckdb")
+    with duckdb.connect(database) as conn:
+        for column in REASON_COLUMNS:
+            conn.execute(f"ALTER TABLE churn.published_predictions DROP COLUMN {column}")
+    result = cli(completed_copy, "migrate")
+    assert result.returncode == 0, result.stderr
+    assert "added churn.published_predictions.reason_1_feature VARCHAR" in result.stdout
+    types = dict(
+        query(
+            completed_copy,
+            "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'published_predictions'",
+        ).itertuples(index=False)
+    )
+    assert types["reason_1_feature"] == "VARCHAR" and types["reason_3_contribution"] == "DOUBLE"
+    again = cli(completed_copy, "migrate")
+    assert "added" not in again.stdout and "(0 column(s) migrated)" in again.stdout
