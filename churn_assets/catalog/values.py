@@ -18,6 +18,7 @@ from pydantic import AfterValidator, BeforeValidator, Field
 IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
 # A relation may be schema-qualified (schema.table or database.schema.table).
 RELATION = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){0,2}$"
+# partitions_start as an editor sees it: text, the first day of a month.
 FIRST_OF_MONTH = r"^\d{4}-\d{2}-01$"
 # Model and source names become table names, a report folder and Dagster keys. 63 is Dagster's
 # limit on tag values (and PostgreSQL's on identifiers); it leaves room for every name made from
@@ -29,7 +30,7 @@ NAME_RULE = f"letters, digits and underscores, not starting with a digit, at mos
 LABEL_UNKNOWN = "a label is not known when a month is scored (labels never reach a snapshot)"
 
 
-def type_name(value: Any) -> str:
+def _type_name(value: Any) -> str:
     names = {dict: "a mapping", list: "a list", str: "text", bool: "a boolean", type(None): "null"}
     return names.get(type(value), type(value).__name__)
 
@@ -53,7 +54,7 @@ def typed(value: Any, kinds: tuple[type, ...]) -> Any:
     if int in kinds and float not in kinds and isinstance(value, float) and value.is_integer():
         return int(value)
     if not isinstance(value, kinds):
-        got = "null" if value is None else f"{type_name(value)} {value!r}"
+        got = "null" if value is None else f"{_type_name(value)} {value!r}"
         raise ValueError(f"must be {_kind_name(kinds)}, got {got}")
     return value
 
