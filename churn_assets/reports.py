@@ -18,7 +18,7 @@ import pandas as pd
 from churn_assets import plots
 from churn_assets.catalog import ModelSpec
 from churn_assets.keys import snapshot_key
-from churn_assets.reasons import REASON_COLUMNS
+from churn_assets.reasons import REASON_COLUMNS, REASONS, reason_counts
 from churn_assets.rules.months import add_months
 from churn_assets.warehouse import Warehouse, registry
 from churn_assets.warehouse.lists import (
@@ -144,6 +144,20 @@ def _replace(path: Path, text: str) -> Path:
     tmp.write_text(text)
     tmp.replace(path)  # readers never see a half-written file
     return path
+
+
+def top_row(row) -> tuple:
+    return (row.rank, row.customer_id, f"{row.score:.4f}", why(row))
+
+
+def why(row) -> str:
+    """A listed customer's reasons as a person reads them: `feature = value` (largest first)."""
+    parts = []
+    for i in range(1, REASONS + 1):
+        feature = getattr(row, f"reason_{i}_feature", None)
+        if isinstance(feature, str):
+            parts.append(f"{feature} = {getattr(row, f'reason_{i}_value', None)}")
+    return "; ".join(parts) or "—"
 
 
 def list_changes(warehouse: Warehouse, spec: ModelSpec, month: dt.date, listed: pd.DataFrame, scored_ids):
@@ -307,14 +321,27 @@ def report_content(warehouse: Warehouse, spec: ModelSpec, month: dt.date) -> Rep
         sections.append(Section("Overlap over time", [Image.from_markdown(chart)]))
     full, leaving = list_changes(warehouse, spec, month, listed, scored.ids)
     entering = full[full["on_previous_list"] == "no"]
-    ranked = ("rank", "customer_id", "score")
+    ranked = ("rank", "customer_id", "score", "why")
+    reasons = reason_counts(full[[c for c in REASON_COLUMNS if c in full.columns]])
+    if reasons:
+        sections.append(
+            Section(
+                "Why customers are on this month's list",
+                [
+                    Table(
+                        ("share of the list", "reason (a feature raising the customer's score)"),
+                        [(f"{share:.0%}", feature) for feature, share in list(reasons.items())[:5]],
+                    )
+                ],
+            )
+        )
     sections += [
         Section(
             "The whole list",
             [
                 paragraph(
                     Link(f"All {len(full):,} customers as CSV", f"{month}.csv"),
-                    " (rank, customer_id, score, model_version, on_previous_list); ",
+                    " (rank, customer_id, score, model_version, on_previous_list, each customer's top reasons); ",
                     Link(f"the {len(leaving):,} customers leaving the list as CSV", f"{month}-leaving.csv"),
                     ".",
                 )
@@ -322,7 +349,11 @@ def report_content(warehouse: Warehouse, spec: ModelSpec, month: dt.date) -> Rep
         ),
         Section(
             f"Entering the list ({len(entering):,}; first 20 by rank)",
-            [Table(ranked, [(r.rank, r.customer_id, f"{r.score:.4f}") for r in entering.head(20).itertuples()])],
+            [
+                Table(
+                    ranked, [(r.rank, r.customer_id, f"{r.score:.4f}", why(r)) for r in entering.head(20).itertuples()]
+                )
+            ],
         ),
         Section(
             f"Leaving the list ({len(leaving):,}; first 20 by previous rank)",
@@ -338,7 +369,7 @@ def report_content(warehouse: Warehouse, spec: ModelSpec, month: dt.date) -> Rep
         ),
         Section(
             "Top 20 customers",
-            [Table(ranked, [(r.rank, r.customer_id, f"{r.score:.4f}") for r in listed.head(20).itertuples()])],
+            [Table(ranked, [top_row(r) for r in full.head(20).itertuples()])],
         ),
     ]
     page = Page(f"{spec.name}: monthly list for {month}", sections)

@@ -4,7 +4,7 @@ table, the list CSV, and added to an older table by `churn-assets migrate`."""
 import duckdb
 import pandas as pd
 
-from churn_assets.reasons import REASON_COLUMNS
+from churn_assets.reasons import REASON_COLUMNS, reason_counts
 from churn_assets_tests.conftest import END_MONTH, cli, query
 
 
@@ -28,6 +28,13 @@ def test_every_published_customer_has_reasons_that_match_their_snapshot(complete
         assert row.reason_1_value == shown or float(row.reason_1_value) == float(value), (row, value)
     csv = pd.read_csv(completed_home / "reports" / "churn" / f"{END_MONTH}.csv")
     assert list(csv["reason_1_feature"]) == list(listed["reason_1_feature"])
+    # The report says why, per customer and for the list as a whole.
+    page = (completed_home / "reports" / "churn" / f"{END_MONTH}.html").read_text()
+    first = listed.iloc[0]
+    assert f"{first['reason_1_feature']} = {first['reason_1_value']}" in page
+    assert "Why customers are on this month&#39;s list" in page or "Why customers are on this month's list" in page
+    feature, share = next(iter(reason_counts(listed[REASON_COLUMNS]).items()))  # the most common reason
+    assert f"{share:.0%}" in page and feature in page
 
 
 def test_migrate_adds_the_reason_columns_to_a_table_published_before_them(completed_copy):
