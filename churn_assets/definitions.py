@@ -22,7 +22,9 @@ from dagster import (
 )
 
 from churn_assets.alerts import build_alert_sensors, notifier_from_environment
+from churn_assets.assets.drift import build_feature_drift_asset
 from churn_assets.assets.model import build_model_asset
+from churn_assets.assets.outcome import build_list_outcome_asset
 from churn_assets.assets.predictions import build_predictions_asset
 from churn_assets.assets.published import build_published_asset
 from churn_assets.assets.report import build_report_asset
@@ -66,6 +68,10 @@ def build_definitions(catalog: Catalog | None = None, environment: Environment |
             build_model_asset(spec, months),
             build_predictions_asset(spec, months, kind, reports),
             build_published_asset(spec, months, kind),
+            # Looking back (warn, never block): the list of `horizon` months before against its
+            # matured labels, and every feature against last month's snapshot.
+            build_list_outcome_asset(spec, months, kind),
+            build_feature_drift_asset(spec, months, kind),
             build_report_asset(spec, months, reports),
         ]
         jobs.append(

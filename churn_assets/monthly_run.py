@@ -26,7 +26,15 @@ from churn_assets.run_guard import fail_abandoned_runs, month_lock, process_tags
 from churn_assets.tags import ENV_TAG
 from churn_assets.warehouse.files import FileSourceError, ensure_loaded
 
-STAGES = ("training_set", "model", "predictions", "published_predictions", "monthly_report")
+STAGES = (
+    "training_set",
+    "model",
+    "predictions",
+    "published_predictions",
+    "list_outcome",
+    "feature_drift",
+    "monthly_report",
+)
 
 
 @dataclass
@@ -187,12 +195,26 @@ def month_job(job, selection: list[AssetKey], specs: list[ModelSpec], month: dt.
     """The job of one month: `selection`, with the gates of models that cannot have a list this month
     (no labelled month in their training window yet) left out. Dagster records a selected gate that
     gives no result as SKIPPED, and its UI shows a gate as "Skipped" while any month says so, however
-    many months passed since: a gate that cannot run is not planned instead ("Missing" for the month)."""
+    many months passed since: a gate that cannot run is not planned instead ("Missing" for the month).
+    So are a list outcome's gate before any list can have matured, and feature drift's in the
+    source's first month."""
     no_list = {
         model_key(spec.name, stage)
         for spec in specs
         if not has_labelled_history(spec, month, available[spec.source.name])
         for stage in ("model", "predictions")
+    }
+    # Looking back, the same way: no list to judge yet (none could exist `horizon` months before),
+    # no month before to measure drift against.
+    no_list |= {
+        model_key(spec.name, "list_outcome")
+        for spec in specs
+        if not has_labelled_history(spec, add_months(month, -spec.horizon_months), available[spec.source.name])
+    }
+    no_list |= {
+        model_key(spec.name, "feature_drift")
+        for spec in specs
+        if add_months(month, -1) not in available[spec.source.name]
     }
     checks = {key for key in job.asset_layer.asset_graph.asset_check_keys if key.asset_key in set(selection) - no_list}
     return job.get_subset(asset_selection=set(selection), asset_check_selection=checks)

@@ -136,3 +136,39 @@ def model_plots(metrics: dict, importance: dict[str, float]) -> dict[str, str]:
     if importance:
         plots["feature_importance_plot"] = MetadataValue.md(feature_importance(importance))
     return plots
+
+
+def _month_axis(months) -> list[tuple[int, str]]:
+    # Every month labelled up to 12; beyond, every other one stays readable.
+    step = 1 if len(months) <= 12 else 2
+    return [(i, str(m)[:7]) for i, m in enumerate(months) if i % step == 0]
+
+
+def lift_over_time(history, minimum: float, title: str = "Realised lift of each list") -> str:
+    """Lift of every judged list by its month (`history`: outcome_history's frame), with the gate."""
+    months, lifts = list(history["month"]), [float(v) for v in history["lift"].fillna(0.0)]
+    high = max([*lifts, minimum, 1.0]) * 1.15
+    chart = _Chart(title, (0, max(len(months) - 1, 1)), (0, high), width=520)
+    chart.line([0, max(len(months) - 1, 1)], [minimum, minimum], color=RED, dash=True)
+    chart.text(chart.x(max(len(months) - 1, 1)) - 2, chart.y(minimum) - 4, f"gate ({minimum})", anchor="end")
+    chart.line([0, max(len(months) - 1, 1)], [1, 1], color=GREY, dash=True)
+    chart.text(chart.x(0) + 2, chart.y(1) - 4, "random (1)", anchor="start")
+    if months:
+        chart.line(range(len(months)), lifts, markers=True)
+    chart.axes("month of the list", "lift", _month_axis(months), _ticks(0, high))
+    return chart.markdown(title)
+
+
+def precision_over_time(history, title: str = "Precision of each list and the base rate") -> str:
+    """Precision of every judged list (blue) against the base rate of its scored customers (grey)."""
+    months = list(history["month"])
+    precision = [float(v) for v in history["precision"].fillna(0.0)]
+    base = [float(v) for v in history["base_rate"].fillna(0.0)]
+    high = max([*precision, *base, 0.01]) * 1.15
+    chart = _Chart(title, (0, max(len(months) - 1, 1)), (0, high), width=520)
+    if months:
+        chart.line(range(len(months)), base, color=GREY, dash=True, markers=True)
+        chart.line(range(len(months)), precision, markers=True)
+    chart.text(chart.x(0) + 2, TOP + 12, "blue: precision of the list; grey: base rate", anchor="start")
+    chart.axes("month of the list", "share with the label", _month_axis(months), _ticks(0, high))
+    return chart.markdown(title)

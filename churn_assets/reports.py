@@ -319,6 +319,9 @@ def report_content(warehouse: Warehouse, spec: ModelSpec, month: dt.date) -> Rep
             spec.gates.min_top_k_overlap,
         )
         sections.append(Section("Overlap over time", [Image.from_markdown(chart)]))
+    from churn_assets.report_looking_back import looking_back_sections  # noqa: PLC0415 - built on this module
+
+    sections += looking_back_sections(warehouse, spec, month)
     full, leaving = list_changes(warehouse, spec, month, listed, scored.ids)
     entering = full[full["on_previous_list"] == "no"]
     ranked = ("rank", "customer_id", "score", "why")

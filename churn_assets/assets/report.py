@@ -26,7 +26,12 @@ def build_report_asset(spec: ModelSpec, partitions_def: PartitionsDefinition, re
         group_name=spec.name,
         partitions_def=partitions_def,
         retry_policy=WAREHOUSE_RETRY,
-        deps=[model_key(spec.name, "published_predictions")],
+        # The looking-back assets of the month first: the page shows their latest figures.
+        deps=[
+            model_key(spec.name, "published_predictions"),
+            model_key(spec.name, "list_outcome"),
+            model_key(spec.name, "feature_drift"),
+        ],
         kinds={"html"},
         owners=list(spec.owners),
         description=f"The `{spec.name}` monthly report for stakeholders: list size, overlap with last month, customers "

@@ -1,0 +1,101 @@
+"""The realised outcome of a model's list once its labels have matured (plain functions; the
+`<model>/list_outcome` asset calls them).
+
+The run of month E judges the list of month M = E - horizon: by the end of E, the label window
+of M (months M+1 .. M+horizon) has closed, as it has for the training sets of E. The list judged
+is the one the business held during M: M's own list, or, when M was blocked, the list in force.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from churn_assets.rules.gates import GateResult
+from churn_assets.rules.months import add_months
+from churn_assets.rules.outcomes import DEFAULT_MIN_REALISED_LIFT, ListOutcome, list_outcome, realised_lift_gate
+from churn_assets.warehouse.lists import list_in_force_month, month_predictions, published_list
+from churn_assets.warehouse.outcomes import LIST_OUTCOMES, month_labels
+from churn_assets.warehouse.snapshots import snapshot_table, stored_snapshot_months
+
+
+def min_realised_lift(spec) -> float:
+    """The model's `gates.min_realised_lift`, or its documented default."""
+    return getattr(spec.gates, "min_realised_lift", DEFAULT_MIN_REALISED_LIFT)
+
+
+def judged_month(spec, month: dt.date) -> dt.date:
+    """The list month the run of `month` judges: `horizon_months` before it."""
+    return add_months(month, -spec.horizon_months)
+
+
+@dataclass(frozen=True)
+class JudgedList:
+    month: dt.date
+    """The month whose list is judged (M)."""
+    list_month: dt.date
+    """The list the business held during M (M itself unless M was blocked)."""
+    model_version: int | None
+    outcome: ListOutcome
+    gate: GateResult
+
+
+def nothing_to_judge(warehouse, spec, month: dt.date) -> str | None:
+    """Why the run of `month` judges no list (None when it does)."""
+    judged = judged_month(spec, month)
+    if list_in_force_month(warehouse, spec.name, add_months(judged, 1)) is None:
+        return f"no list was in force at {judged}: nothing published by then (its outcome would be judged now)"
+    if judged not in stored_snapshot_months(warehouse, spec.source.name):
+        return f"no snapshot of {judged} is stored (its data contract refused it): no customers to judge a list on"
+    return None
+
+
+def judge_list(warehouse, spec, month: dt.date) -> JudgedList | str:
+    """The outcome of the list judged in the run of `month`, or why there is none (the labels of
+    its month are not in the source yet)."""
+    judged = judged_month(spec, month)
+    list_month = list_in_force_month(warehouse, spec.name, add_months(judged, 1))
+    labels = month_labels(
+        warehouse, warehouse.relation_for(spec.source), spec.label, snapshot_table(spec.source.name), judged
+    )
+    if labels.empty:
+        return (
+            f"the labels of {judged} are not in the source yet (`{spec.label}` is NULL for every customer of "
+            f"that month): its list is judged once they are"
+        )
+    labels = pd.DataFrame({"customer_id": labels["customer_id"], "label": spec.label_as_int(labels[spec.label])})
+    scored = month_predictions(warehouse, spec.name, list_month)
+    listed = published_list(warehouse, spec.name, list_month)
+    frame = pd.DataFrame({"customer_id": scored.ids, "score": scored.scores}).merge(
+        labels, on="customer_id", how="left"
+    )
+    outcome = list_outcome(frame["customer_id"], frame["score"], frame["label"].astype(float), listed["customer_id"])
+    version = int(listed["model_version"].iloc[0]) if len(listed) else scored.model_version
+    gate = realised_lift_gate(outcome, min_realised_lift(spec), judged, list_month, version, spec.label)
+    return JudgedList(judged, list_month, version, outcome, gate)
+
+
+def store_outcome(warehouse, spec, month: dt.date, judged: JudgedList | None) -> None:
+    """Replace the stored outcome of the list judged in the run of `month` (none: removed)."""
+    key = {"model": spec.name, "month": judged_month(spec, month)}
+    if judged is None:
+        warehouse.replace_rows(LIST_OUTCOMES, key, pd.DataFrame())
+        return
+    figures = judged.outcome.as_dict()
+    row = {
+        **key,
+        "list_month": judged.list_month,
+        "evaluated_month": month,
+        "model_version": judged.model_version,
+        **{k: (np.nan if v is None else v) for k, v in figures.items()},
+        "min_realised_lift": min_realised_lift(spec),
+        "passed": bool(judged.gate.passed),
+        "evaluated_at": pd.Timestamp.now(tz="UTC"),
+    }
+    frame = pd.DataFrame([row])
+    for column in ("precision", "base_rate", "lift", "recall", "auc"):
+        frame[column] = frame[column].astype(float)
+    warehouse.replace_rows(LIST_OUTCOMES, key, frame)
