@@ -8,16 +8,11 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from churn_assets.rules.drift import DEFAULT_MAX_FEATURE_PSI, FeatureDrift, drift_gate, feature_drift
+from churn_assets.rules.drift import FeatureDrift, drift_gate, feature_drift
 from churn_assets.rules.gates import GateResult
 from churn_assets.rules.months import add_months
 from churn_assets.warehouse.outcomes import FEATURE_DRIFT
 from churn_assets.warehouse.snapshots import month_features, stored_snapshot_months
-
-
-def max_feature_psi(spec) -> float:
-    """The model's `gates.max_feature_psi`, or its documented default."""
-    return getattr(spec.gates, "max_feature_psi", DEFAULT_MAX_FEATURE_PSI)
 
 
 @dataclass(frozen=True)
@@ -45,7 +40,9 @@ def month_drift(warehouse, spec, month: dt.date) -> MonthDrift:
     categorical = [f for f in spec.features if f in set(spec.categorical_features)]
     numeric = [f for f in spec.features if f not in set(categorical)]
     drifts = feature_drift(previous, current, numeric, categorical)
-    return MonthDrift(month, previous_month, drifts, drift_gate(drifts, max_feature_psi(spec), month, previous_month))
+    return MonthDrift(
+        month, previous_month, drifts, drift_gate(drifts, spec.gates.max_feature_psi, month, previous_month)
+    )
 
 
 def store_drift(warehouse, spec, month: dt.date, drift: MonthDrift | None) -> None:
@@ -54,7 +51,7 @@ def store_drift(warehouse, spec, month: dt.date, drift: MonthDrift | None) -> No
     if drift is None:
         warehouse.replace_rows(FEATURE_DRIFT, key, pd.DataFrame())
         return
-    threshold = max_feature_psi(spec)
+    threshold = spec.gates.max_feature_psi
     frame = pd.DataFrame(
         {
             "model": spec.name,

@@ -16,15 +16,10 @@ import pandas as pd
 
 from churn_assets.rules.gates import GateResult
 from churn_assets.rules.months import add_months
-from churn_assets.rules.outcomes import DEFAULT_MIN_REALISED_LIFT, ListOutcome, list_outcome, realised_lift_gate
+from churn_assets.rules.outcomes import ListOutcome, list_outcome, realised_lift_gate
 from churn_assets.warehouse.lists import list_in_force_month, month_predictions, published_list
 from churn_assets.warehouse.outcomes import LIST_OUTCOMES, month_labels
 from churn_assets.warehouse.snapshots import snapshot_table, stored_snapshot_months
-
-
-def min_realised_lift(spec) -> float:
-    """The model's `gates.min_realised_lift`, or its documented default."""
-    return getattr(spec.gates, "min_realised_lift", DEFAULT_MIN_REALISED_LIFT)
 
 
 def judged_month(spec, month: dt.date) -> dt.date:
@@ -74,7 +69,7 @@ def judge_list(warehouse, spec, month: dt.date) -> JudgedList | str:
     )
     outcome = list_outcome(frame["customer_id"], frame["score"], frame["label"].astype(float), listed["customer_id"])
     version = int(listed["model_version"].iloc[0]) if len(listed) else scored.model_version
-    gate = realised_lift_gate(outcome, min_realised_lift(spec), judged, list_month, version, spec.label)
+    gate = realised_lift_gate(outcome, spec.gates.min_realised_lift, judged, list_month, version, spec.label)
     return JudgedList(judged, list_month, version, outcome, gate)
 
 
@@ -91,7 +86,7 @@ def store_outcome(warehouse, spec, month: dt.date, judged: JudgedList | None) ->
         "evaluated_month": month,
         "model_version": judged.model_version,
         **{k: (np.nan if v is None else v) for k, v in figures.items()},
-        "min_realised_lift": min_realised_lift(spec),
+        "min_realised_lift": spec.gates.min_realised_lift,
         "passed": bool(judged.gate.passed),
         "evaluated_at": pd.Timestamp.now(tz="UTC"),
     }

@@ -7,8 +7,6 @@ from __future__ import annotations
 import datetime as dt
 
 from churn_assets import plots
-from churn_assets.drift import max_feature_psi
-from churn_assets.outcomes import min_realised_lift
 from churn_assets.reports import Image, Section, Strong, Table, paragraph
 from churn_assets.rules.months import add_months
 from churn_assets.warehouse.outcomes import month_drift, outcome_history, published_months
@@ -25,7 +23,7 @@ def _figure(value, digits: int = 3) -> str:
 def earlier_lists_section(warehouse, spec, month: dt.date) -> Section:
     """Lift and precision of every list judged by `month` (chart and table), and the lists whose
     labels have not matured yet, marked as such."""
-    horizon, threshold = spec.horizon_months, min_realised_lift(spec)
+    horizon, threshold = spec.horizon_months, spec.gates.min_realised_lift
     judged = outcome_history(warehouse, spec.name, until=add_months(month, -horizon))
     lead = paragraph(
         f"A list is judged once `{spec.label}` has matured for its month, {horizon} month(s) later: precision is "
@@ -69,7 +67,7 @@ def earlier_lists_section(warehouse, spec, month: dt.date) -> Section:
 
 def drift_section(warehouse, spec, month: dt.date) -> Section:
     """The five features that moved most between last month's snapshot and this month's."""
-    drift, threshold = month_drift(warehouse, spec.name, month), max_feature_psi(spec)
+    drift, threshold = month_drift(warehouse, spec.name, month), spec.gates.max_feature_psi
     if drift.empty:
         return Section("Features that moved most", [paragraph("Not measured: no snapshot of the month before.")])
     rows = [

@@ -16,7 +16,7 @@ from churn_assets.assets.common import asset_with_gates, materialized, model_key
 from churn_assets.assets.retries import WAREHOUSE_RETRY, fail_fast_unless_transient
 from churn_assets.catalog import ModelSpec
 from churn_assets.checks.results import check_result, record_gates
-from churn_assets.drift import max_feature_psi, month_drift, no_previous_snapshot, store_drift
+from churn_assets.drift import month_drift, no_previous_snapshot, store_drift
 from churn_assets.rules.drift import FEATURE_DRIFT
 from churn_assets.warehouse import Warehouse
 from churn_assets.warehouse.outcomes import FEATURE_DRIFT as DRIFT_TABLE
@@ -28,7 +28,7 @@ def build_feature_drift_asset(spec: ModelSpec, partitions_def: PartitionsDefinit
     contract) blocks while drift only warns, so it never holds a month's snapshot or list back."""
     key = model_key(spec.name, "feature_drift")
     source = snapshot_key(spec.source.name)
-    threshold = max_feature_psi(spec)
+    threshold = spec.gates.max_feature_psi
 
     @asset_with_gates(
         key,

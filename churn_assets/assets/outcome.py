@@ -21,7 +21,6 @@ from churn_assets.outcomes import (
     JudgedList,
     judge_list,
     judged_month,
-    min_realised_lift,
     nothing_to_judge,
     store_outcome,
 )
@@ -46,7 +45,7 @@ def build_list_outcome_asset(spec: ModelSpec, partitions_def: PartitionsDefiniti
     UI's partition E is what was learned in E. Lineage shows the list it judges: the published list
     and the predictions of E - horizon."""
     key = model_key(spec.name, "list_outcome")
-    horizon, threshold = spec.horizon_months, min_realised_lift(spec)
+    horizon, threshold = spec.horizon_months, spec.gates.min_realised_lift
 
     @asset_with_gates(
         key,

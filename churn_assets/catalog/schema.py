@@ -178,6 +178,18 @@ class GatesEntry(Section):
     predicted_rate: Band = key("[min, max], numbers in [0, 1]", "Band of the month's mean predicted probability.")
     max_psi: NonNegative = key("number >= 0", "Population stability index of the scores against last month's.", 0.25)
     list_capacity: PositiveInt = key("integer >= 1", "Most customers the list may hold (what the team can call).")
+    min_realised_lift: NonNegative = key(
+        "number >= 0",
+        "Looking back (warns, never blocks): once its labels have matured, a published list found at least this many "
+        "times the base rate of positives among every scored customer (lift; 1 = customers drawn at random).",
+        1.5,
+    )
+    max_feature_psi: NonNegative = key(
+        "number >= 0",
+        "Looking back (warns, never blocks): population stability index of each feature against last month's "
+        "snapshot at most this; the features above it are named, most drifted first.",
+        0.25,
+    )
 
     @model_validator(mode="after")
     def _overlap_band(self) -> GatesEntry:

@@ -56,6 +56,10 @@ class Gates:
     max_psi: float
     list_capacity: int
     min_holdout_positives: int = 30
+    min_realised_lift: float = 1.5
+    """Realised lift a list must reach once its labels matured (`realised_lift`, warns)."""
+    max_feature_psi: float = 0.25
+    """Largest PSI of a feature against last month's snapshot (`feature_drift`, warns)."""
 
 
 @dataclass(frozen=True)

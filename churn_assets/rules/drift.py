@@ -23,9 +23,6 @@ import pandas as pd
 from churn_assets.rules.gates import GateResult
 
 FEATURE_DRIFT = "feature_drift"
-DEFAULT_MAX_FEATURE_PSI = 0.25
-"""The catalogue's `gates.max_feature_psi` when not given: the usual rule of thumb (< 0.1 stable,
-0.1-0.25 moderate, > 0.25 a large shift)."""
 
 # An empty bucket would make the log infinite; the floor of the score PSI (rules/distribution.py).
 FLOOR = 1e-6
@@ -54,7 +51,8 @@ def numeric_buckets(
     before = pd.to_numeric(previous, errors="coerce").astype(float).to_numpy()
     now = pd.to_numeric(current, errors="coerce").astype(float).to_numpy()
     known = before[~np.isnan(before)]
-    deciles = np.unique(np.quantile(known, np.linspace(0, 1, bins + 1))) if len(known) else np.array([])
+    # Deciles that are values of the feature (not interpolated between two of its points).
+    deciles = np.unique(np.quantile(known, np.linspace(0, 1, bins + 1), method="lower")) if len(known) else np.array([])
     edges = (deciles[:-1] + deciles[1:]) / 2
     labels = [f"<= {edges[0]:g}"] if len(edges) else ["all values"]
     labels += [f"({a:g}, {b:g}]" for a, b in zip(edges[:-1], edges[1:])]

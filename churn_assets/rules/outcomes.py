@@ -13,9 +13,6 @@ from sklearn.metrics import roc_auc_score
 from churn_assets.rules.gates import GateResult
 
 REALISED_LIFT = "realised_lift"
-DEFAULT_MIN_REALISED_LIFT = 1.5
-"""The catalogue's `gates.min_realised_lift` when not given: a list should find at least half as
-many positives again as calling customers at random would."""
 
 
 @dataclass(frozen=True)

@@ -137,6 +137,14 @@ def _immature_labels(month: dt.date, column: str) -> str:
     return f"SELECT * REPLACE ({_in_month(month, label, 'churned_within_3m')} AS churned_within_3m) FROM {CLEAN}"
 
 
+def _feature_shift(month: dt.date, column: str) -> str:
+    # The web analytics vendor changes its definition of a session: every avg_session_minutes of
+    # the month is 60% longer. Valid values (no contract rule is broken), a list is published; only
+    # the feature's drift against last month says something moved.
+    shifted = _in_month(month, "avg_session_minutes * 1.6", "avg_session_minutes")
+    return f"SELECT * REPLACE ({shifted} AS avg_session_minutes) FROM {CLEAN}"
+
+
 INCIDENTS: dict[str, tuple[str, Callable[[dt.date, str], str]]] = {
     "missing-column": (
         "the view drops a feature column (--column, default tenure_months), every month",
@@ -158,6 +166,10 @@ INCIDENTS: dict[str, tuple[str, Callable[[dt.date, str], str]]] = {
     "unseen-category": (
         "5% of the month's customers on a new plan 'platinum' (handled, not an error)",
         _unseen_category,
+    ),
+    "feature-shift": (
+        "avg_session_minutes of the month 60% longer (a new session definition; valid values, published)",
+        _feature_shift,
     ),
     "future-rows": ("a copy of the month dated two months later", _future_rows),
     "immature-labels": ("churned_within_3m filled in for the month before its window closed", _immature_labels),

@@ -14,7 +14,8 @@ from churn_assets_tests.integration.test_alerts import Receiver
 
 SNAPSHOT = "customers/snapshot"
 # incident -> what must stop it: ("gate", asset, check, words in its description) or ("error", words)
-# or ("passes",) for data that is new but valid.
+# or ("passes",) for data that is new but valid, or ("warns", asset, check, words) for valid data
+# that is published while a warning gate names what moved.
 EXPECTED = {
     "missing-column": ("gate", SNAPSHOT, "data_contract", "tenure_months"),
     "renamed-column": ("gate", SNAPSHOT, "data_contract", "tenure_months"),
@@ -33,6 +34,7 @@ EXPECTED = {
     "excluded-customers-listed": ("gate", SNAPSHOT, "data_contract", "do_not_contact"),
     "scrambled-ids": ("gate", "churn/predictions", "top_k_overlap", "listed again"),
     "unseen-category": ("passes",),
+    "feature-shift": ("warns", "churn/feature_drift", "feature_drift", "avg_session_minutes (PSI"),
 }
 MATRIX: list[tuple[str, str, str, str, str]] = []
 
@@ -116,6 +118,16 @@ def test_bad_input_is_stopped(history_copy, incident, as_of_the_month_after, rec
     if expected[0] == "passes":
         assert outcome.success and len(this_month), row.status
         MATRIX.append((incident, "nothing: valid data, scored", f"{len(this_month)} rows", "unchanged", "-"))
+        return
+    if expected[0] == "warns":
+        _, asset, check, words = expected
+        assert outcome.success and len(this_month), row.status
+        evaluation = latest_evaluation(history_copy, asset, check)
+        assert evaluation is not None and not evaluation.passed, f"{incident}: {asset}:{check} did not warn"
+        assert words in evaluation.description, evaluation.description
+        sent = alerts_sent(history_copy, outcome.run_id, receiver)
+        assert sent >= 1
+        MATRIX.append((incident, f"warned by {asset}:{check}", f"{len(this_month)} rows", "unchanged", f"{sent} sent"))
         return
     assert not outcome.success and this_month.empty, row.status
     if expected[0] == "gate":
