@@ -496,7 +496,10 @@ def _migrate(args) -> int:
     from churn_assets.warehouse.lists import PUBLISHED
 
     done = environment.warehouse.migrate_date_columns()
-    done += environment.warehouse.add_missing_columns(PUBLISHED, REASON_SQL_TYPES)
+    # The published list's value, expected loss and reasons (NULL for months published before them).
+    done += environment.warehouse.add_missing_columns(
+        PUBLISHED, {"value": "DOUBLE", "expected_loss": "DOUBLE", **REASON_SQL_TYPES}
+    )
     for line in done:
         print(line)
     print(f"Warehouse of CHURN_ENV={environment.name} is up to date ({len(done)} column(s) migrated)")

@@ -22,6 +22,7 @@ from churn_assets.reasons import REASON_COLUMNS, REASONS, reason_counts
 from churn_assets.rules.months import add_months
 from churn_assets.warehouse import Warehouse, registry
 from churn_assets.warehouse.lists import (
+    VALUE_COLUMNS,
     gate_history,
     gates_asset,
     list_in_force_month,
@@ -146,6 +147,21 @@ def _replace(path: Path, text: str) -> Path:
     return path
 
 
+def value_rows(full: pd.DataFrame, leaving: pd.DataFrame) -> list[tuple[str, str]]:
+    """The list's value at risk, and that of the customers entering and leaving it (a model with a
+    value column; the expected monthly loss is score x value)."""
+    if "expected_loss" not in full.columns:
+        return []
+    entering = full[full["on_previous_list"] == "no"]
+    left = f"{leaving['expected_loss'].sum():,.2f}" if "expected_loss" in leaving.columns else "—"
+    return [
+        ("monthly value of the listed customers", f"{full['value'].sum():,.2f}"),
+        ("value at risk (expected monthly loss, score x value)", f"{full['expected_loss'].sum():,.2f}"),
+        ("value at risk entering the list", f"{entering['expected_loss'].sum():,.2f}"),
+        ("value at risk leaving the list (at last month's scores)", left),
+    ]
+
+
 def top_row(row) -> tuple:
     return (row.rank, row.customer_id, f"{row.score:.4f}", why(row))
 
@@ -176,6 +192,7 @@ def list_changes(warehouse: Warehouse, spec: ModelSpec, month: dt.date, listed: 
             "score": listed["score"].round(6),
             "model_version": listed["model_version"].astype("int64"),
             "on_previous_list": ["yes" if c in before else "no" for c in listed["customer_id"]],
+            **{c: listed[c] for c in VALUE_COLUMNS if c in listed.columns},
             # Why each customer is listed (the champion's own contributions), where published with them.
             **{c: listed[c] for c in REASON_COLUMNS if c in listed.columns},
         }
@@ -186,6 +203,7 @@ def list_changes(warehouse: Warehouse, spec: ModelSpec, month: dt.date, listed: 
             "customer_id": gone["customer_id"],
             "previous_rank": gone["rank"].astype("int64"),
             "still_a_customer": ["yes" if c in present else "no" for c in gone["customer_id"]],
+            **{c: gone[c] for c in VALUE_COLUMNS if c in gone.columns},
         }
     )
     return full, leaving
@@ -273,6 +291,7 @@ def report_content(warehouse: Warehouse, spec: ModelSpec, month: dt.date) -> Rep
         return "—" if value is None else (f"{value:,.3f}" if isinstance(value, float) else f"{value:,}")
 
     overlap_value = json.loads(overlap["value"].iloc[0]) if len(overlap) else None
+    full, leaving = list_changes(warehouse, spec, month, listed, scored.ids)
     summary = Table(
         ("", ""),
         [
@@ -290,6 +309,7 @@ def report_content(warehouse: Warehouse, spec: ModelSpec, month: dt.date) -> Rep
                 "model version",
                 f"v{version} (holdout AUC {number(metrics.get('auc'))}, PR AUC {number(metrics.get('pr_auc'))})",
             ),
+            *value_rows(full, leaving),
             ("published at", when(listed["published_at"].iloc[0]) if len(listed) else "—"),
         ],
     )
@@ -322,7 +342,6 @@ def report_content(warehouse: Warehouse, spec: ModelSpec, month: dt.date) -> Rep
     from churn_assets.report_looking_back import looking_back_sections  # noqa: PLC0415 - built on this module
 
     sections += looking_back_sections(warehouse, spec, month)
-    full, leaving = list_changes(warehouse, spec, month, listed, scored.ids)
     entering = full[full["on_previous_list"] == "no"]
     ranked = ("rank", "customer_id", "score", "why")
     reasons = reason_counts(full[[c for c in REASON_COLUMNS if c in full.columns]])

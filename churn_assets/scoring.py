@@ -24,8 +24,9 @@ class ScoredMonth:
 
 
 def snapshot_columns(spec) -> list[str]:
-    """The snapshot columns scoring reads: the id, the features, the exclusion flags."""
-    return list(dict.fromkeys(["customer_id", *spec.features, *(e.column for e in spec.exclusions)]))
+    """The snapshot columns scoring reads: the id, the features, the exclusion flags, the value."""
+    value = [spec.value_column] if spec.value_column else []
+    return list(dict.fromkeys(["customer_id", *spec.features, *(e.column for e in spec.exclusions), *value]))
 
 
 def score_month(spec, month: dt.date, snapshot: pd.DataFrame, version) -> ScoredMonth:
@@ -35,15 +36,18 @@ def score_month(spec, month: dt.date, snapshot: pd.DataFrame, version) -> Scored
     excluded = np.logical_or.reduce([*rule_masks.values(), np.zeros(len(snapshot), dtype=bool)])
     scores = modeling.score(version.artifact, snapshot, version.feature_schema, rows=~excluded)
     ids = snapshot["customer_id"].to_numpy()
+    scores = scores.astype("float64")
+    columns = {"model": spec.name, "month": month, "customer_id": ids[~excluded], "score": scores}
+    ranked_by = scores
+    if spec.value_column:
+        # The customer's value and what losing them is expected to cost (the contract refused NULL
+        # and negative values, so none is guessed here).
+        value = snapshot[spec.value_column].to_numpy(dtype="float64")[~excluded]
+        columns.update(value=value, expected_loss=scores * value)
+        if spec.rank_by == "expected_loss":
+            ranked_by = columns["expected_loss"]
     frame = pd.DataFrame(
-        {
-            "model": spec.name,
-            "month": month,
-            "customer_id": ids[~excluded],
-            "score": scores.astype("float64"),
-            "rank": rank_scores(scores, ids[~excluded]),
-            "model_version": version.version,
-        }
+        {**columns, "rank": rank_scores(ranked_by, ids[~excluded]), "model_version": version.version}
     )
     return ScoredMonth(
         frame=frame,

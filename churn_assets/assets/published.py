@@ -32,6 +32,10 @@ def published_schema(id_type: str = "source's type") -> TableSchema:
             TableColumn("score", "float", description="Predicted probability of the label"),
             TableColumn("rank", "int", description="1 = highest risk; unique within model and month"),
             TableColumn("model_version", "int", description="Registry version that scored the month"),
+            TableColumn("value", "float", description="The customer's value (the model's value_column; else NULL)"),
+            TableColumn(
+                "expected_loss", "float", description="score x value: what losing the customer is expected to cost"
+            ),
             *reason_columns(),
             TableColumn("published_at", "timestamp", description="When this month's list was published (UTC)"),
         ]
@@ -121,4 +125,15 @@ def published_metadata(frame: pd.DataFrame, table: str) -> dict:
         "model_version": int(frame["model_version"].iloc[0]) if len(frame) else None,
         "top_10": MetadataValue.md(top_table(frame.head(10))) if len(frame) else "empty",
         "top_reasons": MetadataValue.json(dict(list(reason_counts(frame[REASON_COLUMNS]).items())[:5])),
+        **value_at_risk(frame),
+    }
+
+
+def value_at_risk(frame: pd.DataFrame) -> dict:
+    """The list's total value and expected loss, for a model with a value column."""
+    if "expected_loss" not in frame.columns:
+        return {}
+    return {
+        "value_on_list": round(float(frame["value"].sum()), 2),
+        "value_at_risk": round(float(frame["expected_loss"].sum()), 2),
     }

@@ -56,15 +56,25 @@ def contract_for(catalog: Catalog, source: SourceSpec) -> ContractSpec:
         text += list(model.categorical_features)
         flags += [rule.column for rule in model.exclusions]
     text = list(dict.fromkeys(text))
+    # A customer's value is a number, never NULL or negative: the expected loss is never guessed.
+    values = [m.value_column for m in catalog.models_of_source(source.name) if m.value_column]
+    columns += values
+    numeric += values
+    flags += values
+    ranges = dict(source.value_ranges)
+    for column in values:
+        low, high = ranges.get(column, (None, None))
+        ranges[column] = (0 if low is None else max(low, 0), high)
     return ContractSpec(
         required_columns=list(dict.fromkeys(columns)),
-        numeric_columns=[c for c in dict.fromkeys(numeric) if c not in text],
+        # A value column is a number even if a model also treats it as a category (a mistake said here).
+        numeric_columns=[c for c in dict.fromkeys(numeric) if c not in text or c in values],
         text_columns=text,
         # A NULL exclusion flag cannot say whether the customer may be contacted: never a default.
         not_null=list(dict.fromkeys([*source.not_null, *flags])),
         may_be_constant=list(source.may_be_constant),
         allowed_values=dict(source.allowed_values),
-        value_ranges=dict(source.value_ranges),
+        value_ranges=ranges,
     )
 
 

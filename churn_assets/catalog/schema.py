@@ -34,9 +34,11 @@ from churn_assets.catalog.values import (
     LabelValues,
     Name,
     NonNegative,
+    OptionalColumn,
     OptionalFraction,
     OptionalText,
     PositiveInt,
+    RankBy,
     Relation,
     Rename,
     RowCountChange,
@@ -259,6 +261,19 @@ class ModelEntry(Section):
         "number in (0, 1]", "The published list: this top fraction of eligible customers by score."
     )
     gates: GatesEntry = key("mapping", "Thresholds of every gate (below).")
+    value_column: OptionalColumn = key(
+        "column name or null",
+        "The source's numeric column that carries a customer's value (e.g. monthly charges). Published rows then "
+        "carry the value and the expected loss (score x value), and the report the list's value at risk; a NULL "
+        "or negative value of a scored customer fails the data contract. Optional: no value is guessed.",
+        None,
+    )
+    rank_by: RankBy = key(
+        "score | expected_loss",
+        "What orders the published list: the score, or the expected loss (score x value; needs value_column). "
+        "The gates judge the ranking that is published.",
+        "score",
+    )
     description: OptionalText = key("text", "Shown in the UI; defaults to a sentence naming the model.", None)
     owners: TextList = key("list of text", "Owners shown in the UI (e-mails or team:name).", ())
 
@@ -269,6 +284,8 @@ class ModelEntry(Section):
             raise Problem(("categorical_features",), f"not listed in features: {stray}")
         if self.label in self.features:
             raise Problem(("label",), f"{self.label!r} is also a feature (that would leak the outcome)")
+        if self.rank_by == "expected_loss" and self.value_column is None:
+            raise Problem(("rank_by",), "expected_loss needs value_column (the customer's value to multiply by)")
         return self
 
     def spec(self, name: str, source: SourceSpec) -> ModelSpec:
@@ -367,6 +384,8 @@ class CatalogueFile(Section):
         for index, rule in enumerate(model.exclusions):
             if rule.column.lower() in labels:
                 refuse(("exclusions", index, "column"), rule.column, "it cannot decide who is excluded")
+        if model.value_column and model.value_column.lower() in labels:
+            refuse(("value_column",), model.value_column, "it cannot be a customer's value")
 
     def to_catalog(self, path: Path) -> Catalog:
         sources = {name: entry.spec(name) for name, entry in self.sources.items()}

@@ -32,7 +32,12 @@ def check_against_source(
     origin = f"source '{source_name}' ({source.relation or source.files})"
     for model in catalog.models_of_source(source_name):
         where = f"{catalog.path}: model '{model.name}'"
-        for key, names in (("features", model.features), ("exclusions", [e.column for e in model.exclusions])):
+        named = (
+            ("features", model.features),
+            ("exclusions", [e.column for e in model.exclusions]),
+            ("value_column", [model.value_column] if model.value_column else []),
+        )
+        for key, names in named:
             missing = [name for name in names if name.lower() not in known]
             if missing:
                 hints = [f"{name} (did you mean {guess}?)" for name in missing if (guess := nearest(name, columns))]
@@ -76,6 +81,12 @@ def _check_model_types(where: str, model: ModelSpec, sample: dict[str, Any]) -> 
                 f"{where}, key 'label_values': label {model.label} holds text ({examples}); map it to 1/0, "
                 "e.g. label_values: {Yes: 1, No: 0}"
             )
+    value = sample.get(model.value_column.lower()) if model.value_column else None
+    if value is not None and column_kind(value) == TEXT:
+        raise CatalogError(
+            f"{where}, key 'value_column': {model.value_column} holds text in the source "
+            f"(e.g. {[str(v) for v in value.dropna().unique()[:3]]}); a customer's value must be a number"
+        )
     for feature in model.numeric_features:
         values = sample.get(feature.lower())
         if values is not None and column_kind(values) == TEXT:

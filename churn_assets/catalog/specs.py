@@ -83,6 +83,10 @@ class ModelSpec:
     label_values: dict[str, int] = field(default_factory=dict)
     """How label values map to 1/0 when the source does not hold 0/1 (e.g. Yes: 1, No: 0)."""
     refit_on_all_months: bool = False
+    value_column: str | None = None
+    """The source column carrying a customer's value (published with the expected loss), if any."""
+    rank_by: str = "score"
+    """What orders the published list: "score" or "expected_loss" (score x value)."""
 
     @property
     def numeric_features(self) -> tuple[str, ...]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field
 
@@ -175,6 +175,15 @@ _one_character = requiring(lambda v: len(v) == 1, "must be one character, got {!
 _some_feature = requiring(len, "lists no feature")
 
 
+def _rank_by(value: str) -> str:
+    if value not in RANKINGS:
+        raise ValueError(f"must be one of {', '.join(RANKINGS)}, got {value!r}")
+    return value
+
+
+RANKINGS = ("score", "expected_loss")
+
+
 def _share(value: float) -> float:
     return _above_0(_between_0_and_1(value))
 
@@ -202,6 +211,10 @@ FirstOfMonth = Annotated[
 
 Identifier = Annotated[str, Field(pattern=IDENTIFIER), BeforeValidator(identifier)]
 Column = Annotated[str, Field(pattern=IDENTIFIER), check(str, then=identifier)]  # one column: text first
+OptionalColumn = Annotated[
+    Annotated[str, Field(pattern=IDENTIFIER)] | None, check(str, None, then=identifier)
+]  # a column, or null
+RankBy = Annotated[Literal["score", "expected_loss"], check(str, then=_rank_by)]
 Relation = Annotated[Annotated[str, Field(pattern=RELATION)] | None, check(str, None, then=_relation)]
 Name = Annotated[str, BeforeValidator(name)]
 Columns = Annotated[tuple[Identifier, ...], check(list), AfterValidator(_no_repeats)]

@@ -102,6 +102,7 @@ class ContractSpec:
 
 
 BLANK_CHECK = "expect_column_proportion_of_non_null_values_to_be_between"
+TYPE_CHECK = "expect_column_values_to_be_in_type_list"
 
 # Below this many rows a constant feature may be chance; above it, it is a broken feed.
 MIN_ROWS_FOR_VARIETY = 100
@@ -192,17 +193,19 @@ def validate_snapshot(
             outcome = batch.validate(suite, result_format="SUMMARY")
         results += outcome.results
     result = ContractResult(passed=all(item.success for item in results), row_count=len(frame), evaluated=len(results))
-    blank = {
-        item.expectation_config.kwargs.get("column")
-        for item in results
-        if not item.success and item.expectation_config.type == BLANK_CHECK
-    }
+    # A column that is blank, or not of its type, is said once as such: its other failures (a range
+    # of a text column, a constant) follow from it.
+    said_as = {}  # column -> the one failure that says what is wrong with it
+    for kind in (TYPE_CHECK, BLANK_CHECK):  # blank wins: a blank column has no type either
+        for item in results:
+            if not item.success and item.expectation_config.type == kind:
+                said_as[item.expectation_config.kwargs.get("column")] = kind
     for item in results:
         if item.success:
             continue
         column = item.expectation_config.kwargs.get("column")
-        if column in blank and item.expectation_config.type != BLANK_CHECK:
-            continue  # a blank column is said once, as blank (not also as constant or mistyped)
+        if column in said_as and item.expectation_config.type != said_as[column]:
+            continue
         if item.expectation_config.type == "expect_column_to_exist":
             result.missing_columns.append(column)
         result.failures.append(

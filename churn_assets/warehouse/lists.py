@@ -16,6 +16,8 @@ from churn_assets.rules.months import add_months
 
 PREDICTIONS = "predictions"
 PUBLISHED = "published_predictions"
+# What a model with a value column adds to its predictions and published rows.
+VALUE_COLUMNS = ("value", "expected_loss")
 GATE_RESULTS = "gate_results"
 
 
@@ -94,11 +96,16 @@ def scored_count(warehouse, model: str, month: dt.date) -> int:
 
 def month_list(warehouse, model: str, month: dt.date, size: int) -> pd.DataFrame:
     """The top `size` of a month's predictions by rank: the list to publish."""
-    return warehouse.query(
-        f"SELECT model, month, customer_id, score, rank, model_version FROM {warehouse.table(PREDICTIONS)} "
+    # A model with a value column publishes each customer's value and expected loss too.
+    existing = {c.lower() for c in warehouse.columns(PREDICTIONS) or []}
+    value = "".join(f", {c}" for c in VALUE_COLUMNS if c in existing)
+    frame = warehouse.query(
+        f"SELECT model, month, customer_id, score, rank, model_version{value} FROM {warehouse.table(PREDICTIONS)} "
         "WHERE model = ? AND month = ? AND rank <= ? ORDER BY rank",
         [model, month, size],
     )
+    # Columns another model of the table filled: all NULL for a model without a value column.
+    return frame.drop(columns=[c for c in VALUE_COLUMNS if c in frame.columns and frame[c].isna().all()])
 
 
 def published_list(warehouse, model: str, month: dt.date) -> pd.DataFrame:
@@ -106,13 +113,14 @@ def published_list(warehouse, model: str, month: dt.date) -> pd.DataFrame:
     existing = warehouse.columns(PUBLISHED)
     if existing is None:
         return pd.DataFrame(columns=["customer_id", "score", "rank", "model_version", "published_at"])
-    # The reasons where the table has them (a table published before them has not, until migrated).
-    reasons = [c for c in REASON_COLUMNS if c in {e.lower() for e in existing}]
-    return warehouse.query(
-        f"SELECT customer_id, score, rank, model_version, {''.join(c + ', ' for c in reasons)}published_at "
+    # The value and reasons where the table has them (a table published before them has not, until migrated).
+    extra = [c for c in (*VALUE_COLUMNS, *REASON_COLUMNS) if c in {e.lower() for e in existing}]
+    frame = warehouse.query(
+        f"SELECT customer_id, score, rank, model_version, {''.join(c + ', ' for c in extra)}published_at "
         f"FROM {warehouse.table(PUBLISHED)} WHERE model = ? AND month = ? ORDER BY rank",
         [model, month],
     )
+    return frame.drop(columns=[c for c in VALUE_COLUMNS if c in frame.columns and frame[c].isna().all()])
 
 
 def month_gates(warehouse, assets: list[str], month: dt.date) -> pd.DataFrame:

@@ -99,6 +99,23 @@ def test_export_into_a_folder_that_cannot_be_created(home, tmp_path):
             lambda d: d["models"]["churn"]["exclusions"].append({"column": "churned_within_3m", "equals": 1}),
             "model 'churn', exclusion 3, key 'column': churned_within_3m is the label of model 'churn'",
         ),
+        # Issue 24: the value column is named, numeric, never a label; expected_loss needs it.
+        (
+            lambda d: d["models"]["churn"].update(value_column="monthly_charge"),
+            "model 'churn', key 'value_column': ['monthly_charge'] not in source 'customers'",
+        ),
+        (
+            lambda d: d["models"]["churn"].update(value_column="churned_within_3m"),
+            "model 'churn', key 'value_column': churned_within_3m is the label of model 'churn'",
+        ),
+        (
+            lambda d: (d["models"]["churn"].pop("value_column"), d["models"]["churn"].update(rank_by="expected_loss")),
+            "model 'churn', key 'rank_by': expected_loss needs value_column",
+        ),
+        (
+            lambda d: d["models"]["churn"].update(rank_by="loss"),
+            "model 'churn', key 'rank_by': must be one of score, expected_loss, got 'loss'",
+        ),
         # Issue 27: a 300-character model published its list, then failed writing its report.
         (
             lambda d: d["models"].update({"c" * 300: d["models"].pop("churn")}),
@@ -115,6 +132,20 @@ def test_configuration_mistakes_are_caught_before_any_step_runs(home, tmp_path, 
     assert query(home, "SELECT count(*) AS n, count(DISTINCT model) AS models FROM churn.published_predictions").equals(
         published
     )
+
+
+def test_a_text_value_column_is_refused_by_check_and_blocked_by_the_contract_at_run(home, tmp_path):
+    """Types are checked against the source by `check` (run does not sample the source at load):
+    at run, the data contract refuses a customer value that is not a number, and nothing is published."""
+    catalogue = shipped_catalogue_with(tmp_path, lambda d: d["models"]["churn"].update(value_column="plan"))
+    one_line_exit_2(
+        cli(home, "check", env_extra={"CHURN_MODELS": str(catalogue)}),
+        "model 'churn', key 'value_column': plan holds text in the source",
+    )
+    published = query(home, "SELECT count(*) AS n FROM churn.published_predictions")
+    result = cli(home, "run", "--from", "2025-06", "--to", "2025-06", env_extra={"CHURN_MODELS": str(catalogue)})
+    assert result.returncode == 1 and "plan must hold numbers" in result.stdout, result.stdout + result.stderr
+    assert query(home, "SELECT count(*) AS n FROM churn.published_predictions").equals(published)
 
 
 def test_a_list_capacity_written_as_a_whole_float_is_accepted(home, tmp_path):
