@@ -153,19 +153,25 @@ def run_months(
             run_config["loggers"] = {"console": {"config": {"log_level": "CRITICAL"}}}
         if force_snapshot:
             run_config["ops"] = {snapshot_key(n).to_python_identifier(): {"config": {"force": True}} for n in sources}
+        tags = {"churn/month": month.isoformat(), ENV_TAG: environment.name, **process_tags()}
         with month_lock(Path(instance.root_directory), month, instance, environment.name):
             result = month_job(job, selection, specs, month, available).execute_in_process(
                 partition_key=month.isoformat(),
                 instance=instance,
                 run_config=run_config,
                 raise_on_error=False,
-                tags={
-                    "churn/month": month.isoformat(),
-                    "churn/trigger": "churn-assets run",
-                    ENV_TAG: environment.name,
-                    **process_tags(),
-                },
+                tags={**tags, "churn/trigger": "churn-assets run"},
             )
+            later = blocked_looking_back(result, specs)
+            if later:
+                # The list judged this month is an earlier month's, unaffected by this month's block.
+                month_job(job, later, specs, month, available).execute_in_process(
+                    partition_key=month.isoformat(),
+                    instance=instance,
+                    run_config={k: v for k, v in run_config.items() if k == "loggers"},
+                    raise_on_error=False,
+                    tags={**tags, "churn/trigger": "churn-assets run: looking back in a blocked month"},
+                )
         outcome = summarise(result, month, specs, sources, available)
         outcome.elapsed = time.monotonic() - started
         outcomes.append(outcome)
@@ -218,6 +224,26 @@ def month_job(job, selection: list[AssetKey], specs: list[ModelSpec], month: dt.
     }
     checks = {key for key in job.asset_layer.asset_graph.asset_check_keys if key.asset_key in set(selection) - no_list}
     return job.get_subset(asset_selection=set(selection), asset_check_selection=checks)
+
+
+def blocked_looking_back(result, specs: list[ModelSpec]) -> list[AssetKey]:
+    """The `list_outcome` assets a month's run skipped because a gate blocked the month.
+
+    The outcome of month E judges the list of E-horizon, but in the asset graph it is downstream of
+    the month's own predictions and published list (its dependency on E-horizon is an edge between
+    the two assets, which Dagster wires within a run): a blocking gate of E skips it. `churn-assets
+    run` then materialises it in a run of its own for the same month (a month that failed on an
+    error is not: the error says what to fix, and re-running the month judges it)."""
+    from churn_assets.alerts import GATE_BLOCKED
+
+    failures = [error_line(event.event_specific_data.error) for event in result.get_step_failure_events()]
+    if not failures or not all(any(words in failure for words in GATE_BLOCKED) for failure in failures):
+        return []
+    # A step whose upstream did not run leaves no event at all: not materialised, not failed.
+    done = {event.asset_key for event in result.get_asset_materialization_events()}
+    failed = {event.step_key for event in result.get_step_failure_events()}
+    keys = [model_key(spec.name, "list_outcome") for spec in specs]
+    return [key for key in keys if key not in done and key.to_python_identifier() not in failed]
 
 
 def _where(environment: Environment) -> str:

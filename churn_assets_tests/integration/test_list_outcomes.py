@@ -303,3 +303,59 @@ def test_your_own_data_gets_outcomes_and_drift_with_no_further_key(tmp_path):
     assert thresholds["panel_churn/list_outcome"] == {"1.5"} and thresholds["panel_churn/feature_drift"] == {"0.25"}
     drifted = query(tmp_path, "SELECT DISTINCT month, feature FROM churn.feature_drift")
     assert len(drifted) == len(MONTHS[1:]) * len(spec.features)
+
+
+def test_a_blocked_month_still_judges_the_list_of_its_horizon_before(history_copy):
+    """A gate that blocks month E skips every step downstream of it in E's run, the outcome too (its
+    edge to the list of E-horizon is wired within the run): `churn-assets run` judges it in a run of
+    its own, as the list it judges is not E's."""
+    apply_incident(str(history_copy / "warehouse.duckdb"), "scrambled-ids", END_MONTH)
+    report = run_pipeline(history_copy, first=END_MONTH, last=END_MONTH)
+    assert not report.all_succeeded and report.months[0].models[0].published is None
+    judged = add_months(END_MONTH, -HORIZON)
+    stored = query(history_copy, "SELECT month, evaluated_month, passed FROM churn.list_outcomes ORDER BY month")
+    assert months_of(stored)[-1] == judged and months_of(stored, "evaluated_month")[-1] == END_MONTH
+    runs = dagster_instance(history_copy).get_runs()
+    later = [run for run in runs if run.tags.get("churn/month") == str(END_MONTH)]
+    assert sorted(run.tags["churn/trigger"] for run in later) == [
+        "churn-assets run",
+        "churn-assets run: looking back in a blocked month",
+    ]
+    evaluation = latest_evaluation(history_copy, "churn/list_outcome", "realised_lift")
+    assert evaluation.passed and evaluation.metadata["list_month"].value == str(judged)
+
+
+def test_a_blocked_months_outcome_is_that_of_the_list_in_force(completed_copy):
+    """When month M was blocked, the business kept the list in force: that list is judged on M's labels,
+    over the customers it scored who are still there at M."""
+    import duckdb
+
+    from churn_assets import outcomes
+    from churn_assets.environment import load_environment
+    from churn_assets_tests.conftest import churn_home
+
+    blocked, in_force = dt.date(2025, 2, 1), dt.date(2025, 1, 1)
+    with duckdb.connect(str(completed_copy / "warehouse.duckdb")) as conn:
+        conn.execute(
+            "UPDATE churn.gate_results SET passed = false WHERE asset = 'churn/predictions' AND month = ? "
+            "AND gate = 'score_psi'",
+            [blocked],
+        )
+    with churn_home(completed_copy):
+        judged = outcomes.judge_list(
+            load_environment("local").warehouse, load_catalog().models["churn"], add_months(blocked, HORIZON)
+        )
+    assert (judged.month, judged.list_month) == (blocked, in_force)
+    expected = query(
+        completed_copy,
+        "SELECT avg(l.churned_within_3m::DOUBLE) FILTER (WHERE p.customer_id IN (SELECT customer_id FROM "
+        "churn.published_predictions WHERE model = 'churn' AND month = ?)) AS precision, "
+        "avg(l.churned_within_3m::DOUBLE) AS base_rate FROM churn.predictions p "
+        "JOIN churn.snapshot_customers s ON s.customer_id = p.customer_id AND s.snapshot_month = ? "
+        "JOIN analytics.customer_features_monthly l ON l.customer_id = p.customer_id AND l.snapshot_month = ? "
+        "WHERE p.model = 'churn' AND p.month = ? AND l.churned_within_3m IS NOT NULL",
+        [in_force, blocked, blocked, in_force],
+    ).iloc[0]
+    assert judged.outcome.precision == pytest.approx(expected["precision"])
+    assert judged.outcome.lift == pytest.approx(expected["precision"] / expected["base_rate"])
+    assert f"list of {in_force} (in force at {blocked})" in judged.gate.summary
