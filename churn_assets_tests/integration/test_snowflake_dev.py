@@ -156,9 +156,13 @@ def test_same_seed_gives_the_same_published_list_on_duckdb_and_on_dev(dev_world)
     assert len(local) == len(dev) > 0
     local["month"] = pd.to_datetime(local["month"]).dt.date
     dev["month"] = pd.to_datetime(dev["month"]).dt.date
-    for column in ("model", "month", "customer_id", "rank", "model_version"):
-        assert local[column].tolist() == dev[column].tolist(), column
-    np.testing.assert_allclose(local["score"].to_numpy(), dev["score"].to_numpy(), rtol=0, atol=1e-9)
+    # The reasons and the value at risk go through Snowflake's code path too (stored and read back).
+    reasons = [f"reason_{i}_{part}" for i in (1, 2, 3) for part in ("feature", "value")]
+    for column in ("model", "month", "customer_id", "rank", "model_version", *reasons):
+        assert local[column].fillna("-").tolist() == dev[column].fillna("-").tolist(), column
+    for column in ("score", "value", "expected_loss", "reason_1_contribution", "reason_3_contribution"):
+        np.testing.assert_allclose(local[column].to_numpy(float), dev[column].to_numpy(float), rtol=0, atol=1e-6)
+    assert local["value"].notna().any() and local["reason_1_feature"].notna().all()
     # The month by month summary agrees too: versions, AUC, scored, overlap, list size.
     for a, b in zip(dev_world.local.months, dev_world.dev.months, strict=True):
         for x, y in zip(a.models, b.models, strict=True):
