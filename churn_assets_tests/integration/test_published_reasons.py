@@ -1,6 +1,11 @@
 """Every published customer with the reasons the champion gives for their score: in the published
 table, the list CSV, and added to an older table by `churn-assets migrate`."""
 
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
 import duckdb
 import pandas as pd
 
@@ -54,3 +59,31 @@ def test_migrate_adds_the_reason_columns_to_a_table_published_before_them(comple
     assert types["reason_1_feature"] == "VARCHAR" and types["reason_3_contribution"] == "DOUBLE"
     again = cli(completed_copy, "migrate")
     assert "added" not in again.stdout and "(0 column(s) migrated)" in again.stdout
+
+
+def test_the_published_months_report_shows_reasons_and_value_at_risk_in_a_browser(completed_home, tmp_path):
+    from PIL import Image
+
+    from churn_assets_tests.integration.test_ui import chromium
+
+    page = completed_home / "reports" / "churn" / f"{END_MONTH}.html"
+    listed = query(
+        completed_home,
+        "SELECT * FROM churn.published_predictions WHERE model = 'churn' AND month = ? ORDER BY rank",
+        [END_MONTH],
+    )
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
+    flags += [f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1200,2400"]
+    dom = subprocess.run([chromium(), *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120)
+    first = listed.iloc[0]
+    assert f"{first['reason_1_feature']} = {first['reason_1_value']}" in dom.stdout
+    assert "value at risk (expected monthly loss, score x value)" in dom.stdout
+    assert f"{listed['expected_loss'].sum():,.2f}" in dom.stdout
+    shot = tmp_path / "report.png"
+    subprocess.run(
+        [chromium(), *flags, f"--screenshot={shot}", page.as_uri()], capture_output=True, timeout=120, check=True
+    )
+    colors = Image.open(shot).convert("RGB").getcolors(maxcolors=1_000_000)
+    assert len(colors) > 20, "the page rendered blank"
+    if os.environ.get("CHURN_SCREENSHOT_DIR"):  # keep the picture for a person to look at
+        shutil.copy(shot, Path(os.environ["CHURN_SCREENSHOT_DIR"]) / "published_month_report.png")
