@@ -13,7 +13,7 @@ setup(
     "with business-rule gates that block publishing.",
     packages=find_packages(exclude=["churn_assets_tests*", "bench*"]),
     # The monthly report's page template (churn_assets/reports.py) ships in the wheel.
-    package_data={"churn_assets": ["models.yaml", "templates/*.j2"]},
+    package_data={"churn_assets": ["models.yaml", "models.schema.json", "templates/*.j2"]},
     python_requires=">=3.10,<3.14",
     # Ranges known to resolve together (checked with pip on Python 3.11, 2026-11).
     install_requires=[
