@@ -223,15 +223,6 @@ def test_a_backfill_through_the_daemon_equals_the_sequential_run(tmp_path, catal
     assert digests(backfilled) == digests(sequential)
 
 
-LAUNCH_JOB = """
-mutation($params: LaunchBackfillParams!) {
-  launchPartitionBackfill(backfillParams: $params) {
-    __typename
-    ... on LaunchBackfillSuccess { backfillId }
-    ... on PythonError { message stack }
-  }
-}
-"""
 DROPPED = "2025-04-01"  # the month whose volume drops by 70 %
 
 
@@ -241,7 +232,7 @@ def launch_job_backfill(port: int, months: list[str]) -> str:
         "partitionSetName": "all_models_monthly_partition_set",
         "repositorySelector": {"repositoryLocationName": "churn_assets", "repositoryName": "__repository__"},
     }
-    launched = graphql(port, LAUNCH_JOB, {"params": {"selector": selector, "partitionNames": months}})[
+    launched = graphql(port, LAUNCH, {"params": {"selector": selector, "partitionNames": months}})[
         "launchPartitionBackfill"
     ]
     assert launched["__typename"] == "LaunchBackfillSuccess", launched
