@@ -663,10 +663,13 @@ def warm_imports() -> None:
 
     contract._validator()  # the Great Expectations context, built once per process
     # The SQLite instance's storage modules (sqlalchemy, alembic): a real `churn-assets run` imports
-    # them once per process, before its first month.
-    import dagster._core.storage.event_log.sqlite  # noqa: F401
-    import dagster._core.storage.runs.sqlite  # noqa: F401
-    import dagster._core.storage.schedules.sqlite  # noqa: F401
+    # them once per process, before its first month; a throwaway instance imports the same ones.
+    import tempfile
+
+    from dagster import DagsterInstance
+
+    with tempfile.TemporaryDirectory() as folder, DagsterInstance.local_temp(folder):
+        pass
 
 
 ASSET_MODULES = ["snapshot", "training", "model", "predictions", "published", "report"]

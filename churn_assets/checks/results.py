@@ -9,7 +9,7 @@ import pandas as pd
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetKey, MetadataValue
 
 from churn_assets.rules.gates import GateResult
-from churn_assets.warehouse.lists import GATE_RESULTS  # noqa: F401 - read by the report and tests
+from churn_assets.warehouse.lists import GATE_RESULTS
 
 
 def _metadata_value(value):
