@@ -276,18 +276,22 @@ def build_alert_sensors(models_of_source: dict[str, list[str]], jobs: set[str], 
     default wherever a daemon runs (`dagster dev` included): with no channel configured they only
     log, and a new gate sensor starts from now instead of replaying the history. Both alert on
     `environment`'s runs only (is_this_environments_run)."""
+    return [gate_failure_sensor(models_of_source, environment), run_failure_sensor_for(jobs, asset_keys, environment)]
 
-    def location_of(context) -> str | None:
-        # Sensor contexts know their code location; run-status sensor contexts do not (None).
-        origin = getattr(context, "code_location_origin", None)
-        return origin.location_name if origin is not None else None
 
-    status = DefaultSensorStatus.RUNNING
+def location_of(context) -> str | None:
+    """The code location a sensor runs in; None for run-status sensor contexts, which do not know it."""
+    origin = getattr(context, "code_location_origin", None)
+    return origin.location_name if origin is not None else None
+
+
+def gate_failure_sensor(models_of_source: dict[str, list[str]], environment: str):
+    """One notification per failed check of this environment's finished runs."""
 
     @sensor(
         name="gate_failure_alerts",
         minimum_interval_seconds=60,
-        default_status=status,
+        default_status=DefaultSensorStatus.RUNNING,
         description=(
             "One notification per failed asset check (ERROR and WARN): model, month, check, value vs threshold, run "
             "link."
@@ -344,9 +348,16 @@ def build_alert_sensors(models_of_source: dict[str, list[str]], jobs: set[str], 
             )
         return None
 
+    return gate_failure_alerts
+
+
+def run_failure_sensor_for(jobs: set[str], asset_keys: set, environment: str):
+    """One notification per failed run of this location's jobs and assets in this environment, unless
+    only a gate stopped it (the gate's alert says it)."""
+
     @run_failure_sensor(
         name="run_failure_alerts",
-        default_status=status,
+        default_status=DefaultSensorStatus.RUNNING,
         # Runs of `churn-assets run` execute in its own process (no code location), so the sensor
         # looks at every run and keeps those of this location's jobs.
         monitor_all_code_locations=True,
@@ -383,4 +394,4 @@ def build_alert_sensors(models_of_source: dict[str, list[str]], jobs: set[str], 
             context.log,
         )
 
-    return [gate_failure_alerts, run_failure_alerts]
+    return run_failure_alerts

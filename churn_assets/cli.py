@@ -17,7 +17,8 @@ class UsageError(Exception):
     """A problem with the command line or the setup that the user can fix."""
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line: one subcommand per job (`churn-assets --help` lists them)."""
     parser = argparse.ArgumentParser(prog="churn-assets", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -79,8 +80,11 @@ def main(argv: list[str] | None = None) -> int:
 
     sql = commands.add_parser("sql", help="run a read-only SQL query on the local warehouse and print the result")
     sql.add_argument("query")
+    return parser
 
-    args = parser.parse_args(argv)
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     try:
         return {
             "seed": _seed,
