@@ -105,31 +105,8 @@ def snowflake_environment(name: str) -> Environment:
     env = {
         key: value.strip() for key, value in os.environ.items() if key.startswith("CHURN_SNOWFLAKE_") and value.strip()
     }
-    problems = []
-    missing = [variable for variable in SNOWFLAKE_REQUIRED if variable not in env]
-    auth = [variable for variable in SNOWFLAKE_AUTH if variable in env]
-    if not auth:
-        missing.append("one of " + " / ".join(SNOWFLAKE_AUTH))
-    if missing:
-        problems.append("set " + ", ".join(missing))
-    if len(auth) > 1:
-        problems.append(f"set only one of {' / '.join(auth)} (password or key pair, not both)")
-    key_path = env.get("CHURN_SNOWFLAKE_PRIVATE_KEY_PATH")
-    if key_path and not Path(key_path).is_file():
-        problems.append(f"CHURN_SNOWFLAKE_PRIVATE_KEY_PATH={key_path} is not a readable file")
     schema = snowflake_schema(name)
-    for variable, value in (
-        ("CHURN_SNOWFLAKE_DATABASE", env.get("CHURN_SNOWFLAKE_DATABASE")),
-        ("CHURN_SNOWFLAKE_SCHEMA", schema),
-        ("CHURN_SNOWFLAKE_ROLE", env.get("CHURN_SNOWFLAKE_ROLE")),
-        ("CHURN_SNOWFLAKE_WAREHOUSE", env.get("CHURN_SNOWFLAKE_WAREHOUSE")),
-    ):
-        if value and not _SNOWFLAKE_IDENTIFIER.match(value):
-            problems.append(f"{variable}={value!r} is not a plain Snowflake identifier (letters, digits, _ and $)")
-    if name == "dev" and schema == snowflake_schema_default("prod"):
-        problems.append(
-            f"CHURN_ENV=dev never writes to the prod schema {schema}: unset CHURN_SNOWFLAKE_SCHEMA or pick a dev schema"
-        )
+    problems = snowflake_setting_problems(name, env, schema)
     if problems:
         raise SettingsError(
             f"CHURN_ENV={name} (Snowflake) cannot load: " + "; ".join(problems) + " (see docs/deployment.md)"
@@ -162,3 +139,32 @@ def snowflake_environment(name: str) -> Environment:
         # prod runs the monthly schedule; dev is run by the pipeline's Train stage and by hand.
         schedules_running=name == "prod",
     )
+
+
+def snowflake_setting_problems(name: str, env: dict[str, str], schema: str) -> list[str]:
+    """Everything wrong with the CHURN_SNOWFLAKE_* settings of `name`, each as what to set."""
+    problems = []
+    missing = [variable for variable in SNOWFLAKE_REQUIRED if variable not in env]
+    auth = [variable for variable in SNOWFLAKE_AUTH if variable in env]
+    if not auth:
+        missing.append("one of " + " / ".join(SNOWFLAKE_AUTH))
+    if missing:
+        problems.append("set " + ", ".join(missing))
+    if len(auth) > 1:
+        problems.append(f"set only one of {' / '.join(auth)} (password or key pair, not both)")
+    key_path = env.get("CHURN_SNOWFLAKE_PRIVATE_KEY_PATH")
+    if key_path and not Path(key_path).is_file():
+        problems.append(f"CHURN_SNOWFLAKE_PRIVATE_KEY_PATH={key_path} is not a readable file")
+    for variable, value in (
+        ("CHURN_SNOWFLAKE_DATABASE", env.get("CHURN_SNOWFLAKE_DATABASE")),
+        ("CHURN_SNOWFLAKE_SCHEMA", schema),
+        ("CHURN_SNOWFLAKE_ROLE", env.get("CHURN_SNOWFLAKE_ROLE")),
+        ("CHURN_SNOWFLAKE_WAREHOUSE", env.get("CHURN_SNOWFLAKE_WAREHOUSE")),
+    ):
+        if value and not _SNOWFLAKE_IDENTIFIER.match(value):
+            problems.append(f"{variable}={value!r} is not a plain Snowflake identifier (letters, digits, _ and $)")
+    if name == "dev" and schema == snowflake_schema_default("prod"):
+        problems.append(
+            f"CHURN_ENV=dev never writes to the prod schema {schema}: unset CHURN_SNOWFLAKE_SCHEMA or pick a dev schema"
+        )
+    return problems
