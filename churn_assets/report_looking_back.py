@@ -26,7 +26,7 @@ def earlier_lists_section(warehouse, spec, month: dt.date) -> Section:
     horizon, threshold = spec.horizon_months, spec.gates.min_realised_lift
     judged = outcome_history(warehouse, spec.name, until=add_months(month, -horizon))
     lead = paragraph(
-        f"A list is judged once `{spec.label}` has matured for its month, {horizon} month(s) later: precision is "
+        f"A list is judged once {spec.label} has matured for its month, {horizon} month(s) later: precision is "
         "the share of its customers with the label, the base rate that share among every scored customer, lift "
         f"their ratio (1 = no better than customers drawn at random; gate >= {threshold})."
     )
@@ -42,7 +42,11 @@ def earlier_lists_section(warehouse, spec, month: dt.date) -> Section:
         row = by_month.get(listed)
         if row is None:
             matures = add_months(listed, horizon)
-            status = f"not matured yet: judged in the run of {matures}" if matures > month else "not judged"
+            status = (
+                f"not matured yet: judged in the run of {matures}"
+                if matures > month
+                else f"not judged: materialise {spec.name}/list_outcome for {matures}"
+            )
             rows.append((str(listed), "—", "—", "—", "—", "—", "—", "—", status))
             continue
         verdict = "passed" if row.passed else (Strong("BELOW THE GATE"),)
@@ -71,8 +75,7 @@ def drift_section(warehouse, spec, month: dt.date) -> Section:
     if drift.empty:
         return Section("Features that moved most", [paragraph("Not measured: no snapshot of the month before.")])
     rows = [
-        (r.feature, r.kind, f"{r.psi:.3f}", (Strong("above the gate"),) if r.drifted else "—")
-        for r in drift.head(5).itertuples()
+        (r.feature, r.kind, f"{r.psi:.3f}", (Strong("yes"),) if r.drifted else "no") for r in drift.head(5).itertuples()
     ]
     return Section(
         "Features that moved most",
@@ -81,6 +84,6 @@ def drift_section(warehouse, spec, month: dt.date) -> Section:
                 f"Population stability index of each feature against the snapshot of {add_months(month, -1)} "
                 f"(< 0.1 stable, 0.1-0.25 moderate; gate <= {threshold}). The five largest:"
             ),
-            Table(("feature", "kind", "PSI", ""), rows),
+            Table(("feature", "kind", "PSI", "above the gate"), rows),
         ],
     )

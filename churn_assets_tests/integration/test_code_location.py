@@ -73,6 +73,8 @@ def test_every_asset_links_to_its_source_code(tmp_path, monkeypatch):
             "predictions": "predictions",
             "published_predictions": "published",
             "monthly_report": "report",
+            "list_outcome": "outcome",
+            "feature_drift": "drift",
         }[key.path[-1]]
         assert Path(reference.file_path) == Path(churn_assets.__file__).parent / "assets" / f"{module}.py", key
         # The referenced line starts the asset function's definition (its decorators, then its `def`), and the
