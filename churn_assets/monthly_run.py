@@ -111,9 +111,72 @@ def run_months(
     echo: Callable[[str], None] = print,
 ) -> RunReport:
     """Run every month from `first` to `last` in order for `models`; print a line per model and month."""
-    defs = build_definitions(catalog, environment)
-    job = defs.resolve_job_def(ALL_MODELS_JOB)
+    job = build_definitions(catalog, environment).resolve_job_def(ALL_MODELS_JOB)
     specs = [catalog.models[name] for name in models]
+    sources = {spec.source.name: spec.source for spec in specs}
+    months, available = months_to_run(catalog, environment, specs, first, last)
+
+    for line in fail_abandoned_runs(instance):
+        echo(line)
+    for month in months:  # refused before the first month runs, not half-way
+        refuse_if_held(instance, month, environment.name)
+    echo(f"Running {len(months)} months ({months[0]} .. {months[-1]}) for {', '.join(models)} in {environment.name}")
+    echo(_header())
+    run_config: dict[str, Any] = {}
+    if not verbose:
+        # The summary line says what failed; the full event log stays in the instance (UI).
+        run_config["loggers"] = {"console": {"config": {"log_level": "CRITICAL"}}}
+    if force_snapshot:
+        run_config["ops"] = {snapshot_key(n).to_python_identifier(): {"config": {"force": True}} for n in sources}
+    outcomes, started = [], time.monotonic()
+    for index, month in enumerate(months, start=1):
+        with month_lock(Path(instance.root_directory), month, instance, environment.name):
+            result = run_month(job, instance, environment, specs, month, available, run_config)
+        outcome = summarise(result, month, specs, sources, available)
+        outcome.elapsed = time.monotonic() - started
+        outcomes.append(outcome)
+        for line in format_month(outcome, index, len(months)):
+            echo(line)
+
+    echo("")
+    echo(f"{sum(m.success for m in outcomes)}/{len(outcomes)} monthly runs succeeded.")
+    for line in where_to_look(environment, instance, specs):
+        echo(line)
+    return RunReport(outcomes)
+
+
+def run_month(job, instance, environment: Environment, specs: list[ModelSpec], month: dt.date, available, run_config):
+    """One month in this process, recorded in the instance: every asset, as a backfill does (a month
+    with nothing to train or score materialises saying so: the next month depends on it); then,
+    when a gate blocked the month, the looking-back assets in a run of their own."""
+    selection = [snapshot_key(name) for name in {spec.source.name for spec in specs}]
+    selection += [model_key(spec.name, stage) for spec in specs for stage in STAGES]
+    tags = {"churn/month": month.isoformat(), ENV_TAG: environment.name, **process_tags()}
+    result = month_job(job, selection, specs, month, available).execute_in_process(
+        partition_key=month.isoformat(),
+        instance=instance,
+        run_config=run_config,
+        raise_on_error=False,
+        tags={**tags, "churn/trigger": "churn-assets run"},
+    )
+    later = blocked_looking_back(result, specs)
+    if later:
+        # The list judged this month is an earlier month's, unaffected by this month's block.
+        month_job(job, later, specs, month, available).execute_in_process(
+            partition_key=month.isoformat(),
+            instance=instance,
+            run_config={k: v for k, v in run_config.items() if k == "loggers"},
+            raise_on_error=False,
+            tags={**tags, "churn/trigger": "churn-assets run: looking back in a blocked month"},
+        )
+    return result
+
+
+def months_to_run(
+    catalog: Catalog, environment: Environment, specs: list[ModelSpec], first: dt.date | None, last: dt.date | None
+) -> tuple[list[dt.date], dict[str, list[dt.date]]]:
+    """The months to run, and the months each source holds (ValueError when there is none): with a
+    range, every month in it (a month the source lacks fails its contract: never skipped silently)."""
     sources = {spec.source.name: spec.source for spec in specs}
     # With an explicit range, only the months it needs: the range and the training windows before it.
     lookback = max(spec.horizon_months + spec.training_window_months - 1 for spec in specs)
@@ -124,8 +187,6 @@ def run_months(
         names = ", ".join(source.relation or str(source.files) for source in sources.values())
         hint = "; the local sample business is created by `churn-assets seed`" if environment.name == "local" else ""
         raise ValueError(f"the source ({names}) holds no month yet{hint}")
-    # An explicit range runs every month in it, even one the source lacks (its contract fails:
-    # a missing month is an incident, not something to skip silently).
     lo, hi = first or present[0], last or present[-1]
     newest_allowed = last_completed_month()
     months = [m for m in month_range(lo, hi) if catalog.partitions_start <= m <= newest_allowed]
@@ -134,67 +195,24 @@ def run_months(
             f"no month to run between {lo} and {hi}: partitions run from {catalog.partitions_start} "
             f"to the last completed month {newest_allowed}"
         )
+    return months, available
 
-    for line in fail_abandoned_runs(instance):
-        echo(line)
-    for month in months:  # refused before the first month runs, not half-way
-        refuse_if_held(instance, month, environment.name)
-    echo(f"Running {len(months)} months ({months[0]} .. {months[-1]}) for {', '.join(models)} in {environment.name}")
-    echo(_header())
-    outcomes, started = [], time.monotonic()
-    for index, month in enumerate(months, start=1):
-        # Every asset every month, as a backfill does: a month with nothing to train or score
-        # materialises saying so (the next month depends on it), and the summary says which.
-        selection = [snapshot_key(name) for name in sources]
-        selection += [model_key(spec.name, stage) for spec in specs for stage in STAGES]
-        run_config: dict[str, Any] = {}
-        if not verbose:
-            # The summary line says what failed; the full event log stays in the instance (UI).
-            run_config["loggers"] = {"console": {"config": {"log_level": "CRITICAL"}}}
-        if force_snapshot:
-            run_config["ops"] = {snapshot_key(n).to_python_identifier(): {"config": {"force": True}} for n in sources}
-        tags = {"churn/month": month.isoformat(), ENV_TAG: environment.name, **process_tags()}
-        with month_lock(Path(instance.root_directory), month, instance, environment.name):
-            result = month_job(job, selection, specs, month, available).execute_in_process(
-                partition_key=month.isoformat(),
-                instance=instance,
-                run_config=run_config,
-                raise_on_error=False,
-                tags={**tags, "churn/trigger": "churn-assets run"},
-            )
-            later = blocked_looking_back(result, specs)
-            if later:
-                # The list judged this month is an earlier month's, unaffected by this month's block.
-                month_job(job, later, specs, month, available).execute_in_process(
-                    partition_key=month.isoformat(),
-                    instance=instance,
-                    run_config={k: v for k, v in run_config.items() if k == "loggers"},
-                    raise_on_error=False,
-                    tags={**tags, "churn/trigger": "churn-assets run: looking back in a blocked month"},
-                )
-        outcome = summarise(result, month, specs, sources, available)
-        outcome.elapsed = time.monotonic() - started
-        outcomes.append(outcome)
-        for line in format_month(outcome, index, len(months)):
-            echo(line)
 
-    report = RunReport(outcomes)
-    echo("")
-    ok = sum(m.success for m in outcomes)
-    echo(f"{ok}/{len(outcomes)} monthly runs succeeded.")
-    echo(f"Published lists: table {environment.warehouse.table('published_predictions')} in {_where(environment)}")
+def where_to_look(environment: Environment, instance: DagsterInstance, specs: list[ModelSpec]) -> list[str]:
+    """Where the lists, the reports and the run history are, after a run."""
+    lines = [f"Published lists: table {environment.warehouse.table('published_predictions')} in {_where(environment)}"]
     if environment.name == "local":
-        echo(
+        lines.append(
             '  e.g. churn-assets sql "SELECT model, month, count(*) FROM churn.published_predictions GROUP BY ALL '
             'ORDER BY 1, 2"'
         )
     for spec in specs:
         reports = sorted((reports_dir() / spec.name).glob("*.html"))  # an absent folder globs to nothing
         if reports:
-            echo(f"Monthly report ({spec.name}, latest): {reports[-1]}")
-    echo(f"Dagster instance (run history): {instance.root_directory}")
-    echo("Open the UI (lineage, checks, runs): make ui  ->  http://127.0.0.1:3000")
-    return report
+            lines.append(f"Monthly report ({spec.name}, latest): {reports[-1]}")
+    lines.append(f"Dagster instance (run history): {instance.root_directory}")
+    lines.append("Open the UI (lineage, checks, runs): make ui  ->  http://127.0.0.1:3000")
+    return lines
 
 
 def month_job(job, selection: list[AssetKey], specs: list[ModelSpec], month: dt.date, available: dict):
