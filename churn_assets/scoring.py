@@ -46,9 +46,7 @@ def score_month(spec, month: dt.date, snapshot: pd.DataFrame, version) -> Scored
         columns.update(value=value, expected_loss=scores * value)
         if spec.rank_by == "expected_loss":
             ranked_by = columns["expected_loss"]
-    frame = pd.DataFrame(
-        {**columns, "rank": rank_scores(ranked_by, ids[~excluded]), "model_version": version.version}
-    )
+    frame = pd.DataFrame({**columns, "rank": rank_scores(ranked_by, ids[~excluded]), "model_version": version.version})
     return ScoredMonth(
         frame=frame,
         eligible_ids=ids[~excluded],

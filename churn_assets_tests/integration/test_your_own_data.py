@@ -260,6 +260,14 @@ def test_a_warehouse_written_with_timestamp_months_is_migrated_to_dates(tmp_path
     assert after["t"].tolist() == ["DATE"] and str(after["month"].iloc[0])[:10] == "2025-05-01"
     assert (after["customer_id"].iloc[0], after["rank"].iloc[0]) == (42, 1)
 
+    # A table published before the value and the reasons existed gets their columns, its row kept.
     with churn_home(tmp_path):
         result = subprocess.run([CLI, "migrate"], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0 and "up to date (0 column(s) migrated)" in result.stdout
+    assert result.returncode == 0 and "up to date (11 column(s) migrated)" in result.stdout, result.stdout
+    assert "added churn.published_predictions.expected_loss DOUBLE" in result.stdout
+    assert "added churn.published_predictions.reason_1_feature VARCHAR" in result.stdout
+    kept = query(tmp_path, "SELECT customer_id, rank, value, reason_1_feature FROM churn.published_predictions")
+    assert kept.iloc[0].tolist()[:2] == [42, 1] and kept[["value", "reason_1_feature"]].isna().all().all()
+    with churn_home(tmp_path):
+        again = subprocess.run([CLI, "migrate"], capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0 and "up to date (0 column(s) migrated)" in again.stdout
