@@ -147,29 +147,19 @@ def run_months(
 
 def run_month(job, instance, environment: Environment, specs: list[ModelSpec], month: dt.date, available, run_config):
     """One month in this process, recorded in the instance: every asset, as a backfill does (a month
-    with nothing to train or score materialises saying so: the next month depends on it); then,
-    when a gate blocked the month, the looking-back assets in a run of their own."""
+    with nothing to train or score materialises saying so: the next month depends on it). A gate
+    that blocks the month skips its list outcome too (downstream of the month's list in the graph):
+    the next month's run judges the list it would have judged (outcomes.left_unjudged)."""
     selection = [snapshot_key(name) for name in {spec.source.name for spec in specs}]
     selection += [model_key(spec.name, stage) for spec in specs for stage in STAGES]
     tags = {"churn/month": month.isoformat(), ENV_TAG: environment.name, **process_tags()}
-    result = month_job(job, selection, specs, month, available).execute_in_process(
+    return month_job(job, selection, specs, month, available).execute_in_process(
         partition_key=month.isoformat(),
         instance=instance,
         run_config=run_config,
         raise_on_error=False,
         tags={**tags, "churn/trigger": "churn-assets run"},
     )
-    later = blocked_looking_back(result, specs)
-    if later:
-        # The list judged this month is an earlier month's, unaffected by this month's block.
-        month_job(job, later, specs, month, available).execute_in_process(
-            partition_key=month.isoformat(),
-            instance=instance,
-            run_config={k: v for k, v in run_config.items() if k == "loggers"},
-            raise_on_error=False,
-            tags={**tags, "churn/trigger": "churn-assets run: looking back in a blocked month"},
-        )
-    return result
 
 
 def months_to_run(
@@ -242,26 +232,6 @@ def month_job(job, selection: list[AssetKey], specs: list[ModelSpec], month: dt.
     }
     checks = {key for key in job.asset_layer.asset_graph.asset_check_keys if key.asset_key in set(selection) - no_list}
     return job.get_subset(asset_selection=set(selection), asset_check_selection=checks)
-
-
-def blocked_looking_back(result, specs: list[ModelSpec]) -> list[AssetKey]:
-    """The `list_outcome` assets a month's run skipped because a gate blocked the month.
-
-    The outcome of month E judges the list of E-horizon, but in the asset graph it is downstream of
-    the month's own predictions and published list (its dependency on E-horizon is an edge between
-    the two assets, which Dagster wires within a run): a blocking gate of E skips it. `churn-assets
-    run` then materialises it in a run of its own for the same month (a month that failed on an
-    error is not: the error says what to fix, and re-running the month judges it)."""
-    from churn_assets.alerts import GATE_BLOCKED
-
-    failures = [error_line(event.event_specific_data.error) for event in result.get_step_failure_events()]
-    if not failures or not all(any(words in failure for words in GATE_BLOCKED) for failure in failures):
-        return []
-    # A step whose upstream did not run leaves no event at all: not materialised, not failed.
-    done = {event.asset_key for event in result.get_asset_materialization_events()}
-    failed = {event.step_key for event in result.get_step_failure_events()}
-    keys = [model_key(spec.name, "list_outcome") for spec in specs]
-    return [key for key in keys if key not in done and key.to_python_identifier() not in failed]
 
 
 def _where(environment: Environment) -> str:

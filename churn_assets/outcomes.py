@@ -4,6 +4,9 @@
 The run of month E judges the list of month M = E - horizon: by the end of E, the label window
 of M (months M+1 .. M+horizon) has closed, as it has for the training sets of E. The list judged
 is the one the business held during M: M's own list, or, when M was blocked, the list in force.
+It also judges any earlier list left unjudged: a gate that blocks month E skips E's outcome with
+everything downstream of it in E's run, and the next month's run judges that list instead (so
+every way of running months, a backfill or `churn-assets run`, judges the same lists).
 """
 
 from __future__ import annotations
@@ -15,10 +18,10 @@ import numpy as np
 import pandas as pd
 
 from churn_assets.rules.gates import GateResult
-from churn_assets.rules.months import add_months
+from churn_assets.rules.months import add_months, month_range
 from churn_assets.rules.outcomes import ListOutcome, list_outcome, realised_lift_gate
 from churn_assets.warehouse.lists import list_in_force_month, month_predictions, published_list
-from churn_assets.warehouse.outcomes import LIST_OUTCOMES, month_labels
+from churn_assets.warehouse.outcomes import LIST_OUTCOMES, month_labels, outcome_history, published_months
 from churn_assets.warehouse.snapshots import snapshot_table, stored_snapshot_months
 
 
@@ -39,8 +42,12 @@ class JudgedList:
 
 
 def nothing_to_judge(warehouse, spec, month: dt.date) -> str | None:
-    """Why the run of `month` judges no list (None when it does)."""
-    judged = judged_month(spec, month)
+    """Why the run of `month` judges no list of its horizon before (None when it does)."""
+    return no_list_to_judge(warehouse, spec, judged_month(spec, month))
+
+
+def no_list_to_judge(warehouse, spec, judged: dt.date) -> str | None:
+    """Why the list month `judged` has no list to judge (None when it has)."""
     if list_in_force_month(warehouse, spec.name, add_months(judged, 1)) is None:
         return f"no list was in force at {judged}: nothing published by then (its outcome would be judged now)"
     if judged not in stored_snapshot_months(warehouse, spec.source.name):
@@ -51,7 +58,24 @@ def nothing_to_judge(warehouse, spec, month: dt.date) -> str | None:
 def judge_list(warehouse, spec, month: dt.date) -> JudgedList | str:
     """The outcome of the list judged in the run of `month`, or why there is none (the labels of
     its month are not in the source yet)."""
-    judged = judged_month(spec, month)
+    return judge_list_month(warehouse, spec, judged_month(spec, month))
+
+
+def left_unjudged(warehouse, spec, month: dt.date) -> list[JudgedList]:
+    """The outcomes of the lists before the one the run of `month` judges that have matured but
+    were never judged (the run that should have was blocked)."""
+    last = add_months(judged_month(spec, month), -1)
+    published = published_months(warehouse, spec.name, last)
+    if not published:
+        return []
+    done = set(outcome_history(warehouse, spec.name, until=last)["month"])
+    candidates = [m for m in month_range(published[0], last) if m not in done]
+    judged = [judge_list_month(warehouse, spec, m) for m in candidates if no_list_to_judge(warehouse, spec, m) is None]
+    return [j for j in judged if isinstance(j, JudgedList)]
+
+
+def judge_list_month(warehouse, spec, judged: dt.date) -> JudgedList | str:
+    """The outcome of the list in force during month `judged`, or why there is none yet."""
     list_month = list_in_force_month(warehouse, spec.name, add_months(judged, 1))
     labels = month_labels(
         warehouse, warehouse.relation_for(spec.source), spec.label, snapshot_table(spec.source.name), judged
@@ -74,8 +98,9 @@ def judge_list(warehouse, spec, month: dt.date) -> JudgedList | str:
 
 
 def store_outcome(warehouse, spec, month: dt.date, judged: JudgedList | None) -> None:
-    """Replace the stored outcome of the list judged in the run of `month` (none: removed)."""
-    key = {"model": spec.name, "month": judged_month(spec, month)}
+    """Replace the stored outcome of a list judged in the run of `month` (none: the outcome of the
+    list of its horizon before is removed)."""
+    key = {"model": spec.name, "month": judged.month if judged else judged_month(spec, month)}
     if judged is None:
         warehouse.replace_rows(LIST_OUTCOMES, key, pd.DataFrame())
         return

@@ -45,7 +45,7 @@ def earlier_lists_section(warehouse, spec, month: dt.date) -> Section:
             status = (
                 f"not matured yet: judged in the run of {matures}"
                 if matures > month
-                else f"not judged: materialise {spec.name}/list_outcome for {matures}"
+                else "not judged yet (its month's run was blocked): judged by the next month's run"
             )
             rows.append((str(listed), "—", "—", "—", "—", "—", "—", "—", status))
             continue

@@ -21,10 +21,11 @@ from churn_assets.outcomes import (
     JudgedList,
     judge_list,
     judged_month,
+    left_unjudged,
     nothing_to_judge,
     store_outcome,
 )
-from churn_assets.rules.outcomes import REALISED_LIFT
+from churn_assets.rules.outcomes import REALISED_LIFT, one_verdict
 from churn_assets.warehouse import Warehouse
 from churn_assets.warehouse.outcomes import LIST_OUTCOMES, outcome_history
 
@@ -81,35 +82,42 @@ def build_list_outcome_asset(spec: ModelSpec, partitions_def: PartitionsDefiniti
     @fail_fast_unless_transient
     def list_outcome(context: AssetExecutionContext, warehouse: Warehouse):
         month = partition_month(context)
+        # Lists left unjudged by a blocked month's run first, then the list of the horizon before.
+        earlier = left_unjudged(warehouse, spec, month)
         reason = nothing_to_judge(warehouse, spec, month)
         judged = judge_list(warehouse, spec, month) if reason is None else reason
         if isinstance(judged, str):
-            # No list, or its labels have not matured in the source: nothing judged, no gate result.
+            # No list, or its labels have not matured in the source: not judged (nor is its gate).
             context.log.info(f"No list outcome for {spec.name} in {month}: {judged}")
             store_outcome(warehouse, spec, month, None)
+        lists = earlier + ([] if isinstance(judged, str) else [judged])
+        if not lists:
             record_gates(warehouse, key, month, [])
             metadata = {"judged_month": str(judged_month(spec, month)), "evaluated": False, "reason": judged}
             yield from materialized(context, key, MaterializeResult(metadata=metadata))
             return
-        check = check_result(judged.gate, key, AssetCheckSeverity.WARN)
-        store_outcome(warehouse, spec, month, judged)
+        for one in lists:
+            store_outcome(warehouse, spec, month, one)
+        check = check_result(one_verdict([one.gate for one in lists]), key, AssetCheckSeverity.WARN)
         record_gates(warehouse, key, month, [check])
-        metadata = outcome_metadata(
-            judged, outcome_history(warehouse, spec.name), threshold, warehouse.table(LIST_OUTCOMES)
-        )
+        history = outcome_history(warehouse, spec.name)
+        metadata = outcome_metadata(lists, history, threshold, warehouse.table(LIST_OUTCOMES))
         yield from materialized(context, key, MaterializeResult(metadata=metadata, check_results=[check]))
 
     return list_outcome
 
 
-def outcome_metadata(judged: JudgedList, history, threshold: float, table: str) -> dict:
-    """The figures (numbers: the UI plots each over partitions), and lift and precision of every
-    list judged so far as one chart."""
+def outcome_metadata(lists: list[JudgedList], history, threshold: float, table: str) -> dict:
+    """The figures of the list of the horizon before, else of the latest judged (numbers: the UI plots
+    each over partitions), which lists this run judged, and the lift of every list judged so far as
+    a chart."""
+    judged = lists[-1]
     figures = {k: v for k, v in judged.outcome.as_dict().items() if v is not None}
     return {
         "evaluated": True,
         "judged_month": str(judged.month),
         "list_month": str(judged.list_month),
+        "lists_judged": MetadataValue.json([str(one.month) for one in lists]),
         "model_version": judged.model_version,
         **figures,
         "lift_over_months": MetadataValue.md(plots.lift_over_time(history, threshold)),

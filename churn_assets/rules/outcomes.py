@@ -68,6 +68,25 @@ def list_outcome(scored_ids, scores, labels, listed_ids) -> ListOutcome:
     )
 
 
+def one_verdict(gates: list[GateResult]) -> GateResult:
+    """The verdict of every list judged in one run (the list of its horizon before, and any earlier
+    one left unjudged): failed when one failed, shown by the first failed list (else by the
+    latest), the others named in the summary and under `also_judged`."""
+    if len(gates) == 1:
+        return gates[0]
+    failed = [gate for gate in gates if not gate.passed]
+    shown = failed[0] if failed else gates[-1]
+    others = [gate for gate in gates if gate is not shown]
+    return GateResult(
+        shown.name,
+        not failed,
+        shown.value,
+        shown.threshold,
+        f"{shown.summary}. Also judged: " + "; ".join(gate.summary for gate in others),
+        {**shown.details, "also_judged": {gate.details["month"]: gate.value for gate in others}},
+    )
+
+
 def realised_lift_gate(
     outcome: ListOutcome, threshold: float, month: dt.date, list_month: dt.date, version: int | None, label: str
 ) -> GateResult:

@@ -218,7 +218,9 @@ def test_a_backfill_through_the_daemon_equals_the_sequential_run(tmp_path, catal
     lines = {tuple(line.split()[0:4:3]): line for line in output.splitlines() if line.startswith("2025-")}
     # The first months have nothing to train (churn's labels mature after 3 months): snapshot only.
     assert lines[("2025-01-01", "churn")].endswith("snapshot only: no labelled month yet"), output
-    assert lines[("2025-04-01", "churn")].endswith("published"), output
+    # Published; April's yearly price rise moves monthly_charges, which the drift gate may warn about.
+    april = lines[("2025-04-01", "churn")]
+    assert april.endswith("published") or "published (warning: churn/feature_drift:feature_drift" in april, output
 
     assert digests(backfilled) == digests(sequential)
 

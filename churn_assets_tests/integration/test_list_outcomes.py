@@ -305,24 +305,22 @@ def test_your_own_data_gets_outcomes_and_drift_with_no_further_key(tmp_path):
     assert len(drifted) == len(MONTHS[1:]) * len(spec.features)
 
 
-def test_a_blocked_month_still_judges_the_list_of_its_horizon_before(history_copy):
+def test_the_list_a_blocked_months_run_left_unjudged_is_judged_by_the_next_month(fresh_home):
     """A gate that blocks month E skips every step downstream of it in E's run, the outcome too (its
-    edge to the list of E-horizon is wired within the run): `churn-assets run` judges it in a run of
-    its own, as the list it judges is not E's."""
-    apply_incident(str(history_copy / "warehouse.duckdb"), "scrambled-ids", END_MONTH)
-    report = run_pipeline(history_copy, first=END_MONTH, last=END_MONTH)
-    assert not report.all_succeeded and report.months[0].models[0].published is None
-    judged = add_months(END_MONTH, -HORIZON)
-    stored = query(history_copy, "SELECT month, evaluated_month, passed FROM churn.list_outcomes ORDER BY month")
-    assert months_of(stored)[-1] == judged and months_of(stored, "evaluated_month")[-1] == END_MONTH
-    runs = dagster_instance(history_copy).get_runs()
-    later = [run for run in runs if run.tags.get("churn/month") == str(END_MONTH)]
-    assert sorted(run.tags["churn/trigger"] for run in later) == [
-        "churn-assets run",
-        "churn-assets run: looking back in a blocked month",
-    ]
-    evaluation = latest_evaluation(history_copy, "churn/list_outcome", "realised_lift")
-    assert evaluation.passed and evaluation.metadata["list_month"].value == str(judged)
+    edge to the list of E-horizon is wired within the run): the run of E+1 judges that list as well,
+    whichever way the months run (the outcome reads what is stored, not how it got there)."""
+    blocked = add_months(END_MONTH, -1)
+    apply_incident(str(fresh_home / "warehouse.duckdb"), "volume-drop", blocked)
+    report = run_pipeline(fresh_home)
+    assert [m.month for m in report.months if not m.success] == [blocked]
+    stored = query(fresh_home, "SELECT month, evaluated_month, passed FROM churn.list_outcomes ORDER BY month")
+    skipped = add_months(blocked, -HORIZON)
+    assert months_of(stored) == month_range(add_months(FIRST_MONTH, HORIZON), add_months(END_MONTH, -HORIZON))
+    evaluated = dict(zip(months_of(stored), months_of(stored, "evaluated_month")))
+    assert evaluated[skipped] == END_MONTH and evaluated[add_months(END_MONTH, -HORIZON)] == END_MONTH
+    evaluation = latest_evaluation(fresh_home, "churn/list_outcome", "realised_lift")
+    assert evaluation.passed and list(evaluation.metadata["also_judged"].value) == [str(skipped)]
+    assert f"Also judged: list of {skipped}" in evaluation.description
 
 
 def test_a_blocked_months_outcome_is_that_of_the_list_in_force(completed_copy):

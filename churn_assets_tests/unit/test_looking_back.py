@@ -17,7 +17,7 @@ from churn_assets.rules.drift import (
     numeric_buckets,
     psi_of_shares,
 )
-from churn_assets.rules.outcomes import list_outcome, realised_lift_gate
+from churn_assets.rules.outcomes import list_outcome, one_verdict, realised_lift_gate
 
 M, PREVIOUS = dt.date(2025, 6, 1), dt.date(2025, 5, 1)
 
@@ -128,3 +128,21 @@ def test_a_list_without_any_positive_label_has_no_lift_and_fails():
     assert outcome.lift is None and outcome.auc is None
     gate = realised_lift_gate(outcome, 1.5, M, M, 1, "churned")
     assert not gate.passed and gate.value is None and "undefined" in gate.summary
+
+
+def test_lists_judged_in_one_run_give_one_verdict_failing_if_one_fails():
+    rng = np.random.default_rng(5)
+    risk = rng.random(5000)
+    labels = (rng.random(5000) < risk * 0.2).astype(float)
+    good = realised_lift_gate(list_outcome(np.arange(5000), risk, labels, np.argsort(-risk)[:500]), 1.5, M, M, 2, "y")
+    bad = realised_lift_gate(
+        list_outcome(np.arange(5000), risk, labels, np.arange(500)), 1.5, PREVIOUS, PREVIOUS, 1, "y"
+    )
+    assert one_verdict([good]) is good
+    verdict = one_verdict([bad, good])
+    assert not verdict.passed and verdict.value == bad.value  # shown by the failed list
+    assert verdict.details["also_judged"] == {str(M): good.value}
+    assert (
+        verdict.summary.startswith(f"list of {PREVIOUS}, model v1") and f"Also judged: list of {M}" in verdict.summary
+    )
+    assert one_verdict([good, good]).passed
