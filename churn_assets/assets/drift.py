@@ -3,13 +3,11 @@
 from dagster import (
     AssetCheckSeverity,
     AssetCheckSpec,
-    AssetDep,
     AssetExecutionContext,
     AssetsDefinition,
     MaterializeResult,
     MetadataValue,
     PartitionsDefinition,
-    TimeWindowPartitionMapping,
 )
 
 from churn_assets.assets.common import asset_with_gates, materialized, model_key, partition_month, snapshot_key
@@ -35,15 +33,11 @@ def build_feature_drift_asset(spec: ModelSpec, partitions_def: PartitionsDefinit
         partitions_def=partitions_def,
         retry_policy=WAREHOUSE_RETRY,
         group_name=spec.name,
-        # The snapshots of the month and of the month before (one dependency: a window of two).
-        deps=[
-            AssetDep(
-                source,
-                partition_mapping=TimeWindowPartitionMapping(
-                    start_offset=-1, end_offset=0, allow_nonexistent_upstream_partitions=True
-                ),
-            )
-        ],
+        # Reads the snapshots of the month and of the month before, declared on the month's own:
+        # snapshots form a chain (each depends on the one before), so once M's exists M-1's does,
+        # and a UI backfill of some months targets those months only (a window mapping made Dagster
+        # add the month after each one).
+        deps=[source],
         kinds={kind, "pandas"},
         owners=list(spec.owners),
         check_specs=[
