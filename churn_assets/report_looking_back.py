@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 from churn_assets import plots
-from churn_assets.reports import Image, Section, Strong, Table, paragraph
+from churn_assets.report_page import Image, Section, Strong, Table, paragraph
 from churn_assets.rules.months import add_months
 from churn_assets.warehouse.outcomes import month_drift, outcome_history, published_months
 

@@ -7,10 +7,9 @@ see the month."""
 import datetime as dt
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import ClassVar
 
 import jinja2
 import pandas as pd
@@ -19,6 +18,10 @@ from churn_assets import plots
 from churn_assets.catalog import ModelSpec
 from churn_assets.keys import snapshot_key
 from churn_assets.reasons import REASON_COLUMNS, REASONS, reason_counts
+from churn_assets.report_looking_back import looking_back_sections
+
+# The page's content as data (report_page.py): this module decides what a month's page says.
+from churn_assets.report_page import Image, Link, Page, Paragraph, Section, Strong, Table, paragraph
 from churn_assets.rules.months import add_months
 from churn_assets.warehouse import Warehouse, registry
 from churn_assets.warehouse.lists import (
@@ -31,76 +34,6 @@ from churn_assets.warehouse.lists import (
     month_predictions,
     published_list,
 )
-
-# The page's content as data: reports.py decides what a month's page says, the Jinja2 template
-# (templates/monthly_report.html.j2) lays it out and HTML-escapes every value; to_markdown gives
-# the same content to the UI.
-
-
-@dataclass(frozen=True)
-class Strong:
-    kind: ClassVar[str] = "strong"
-    text: str
-
-
-@dataclass(frozen=True)
-class Link:
-    """A link to one of the report's own files, next to the page (never elsewhere)."""
-
-    kind: ClassVar[str] = "link"
-    text: str
-    href: str
-
-    def __post_init__(self):
-        if not re.fullmatch(r"[\w.-]+", self.href):
-            raise ValueError(f"a report links its own files only, not {self.href!r}")
-
-
-@dataclass(frozen=True)
-class Paragraph:
-    kind: ClassVar[str] = "paragraph"
-    parts: tuple  # str | Strong | Link
-
-
-@dataclass(frozen=True)
-class Image:
-    """A chart from plots.py, embedded (a data URI: the page stays self-contained)."""
-
-    kind: ClassVar[str] = "image"
-    alt: str
-    src: str
-
-    @classmethod
-    def from_markdown(cls, image: str) -> "Image":
-        found = re.fullmatch(r"!\[(.*?)\]\((data:image/(?:png|svg\+xml);base64,[A-Za-z0-9+/=]+)\)", image.strip())
-        if not found:
-            raise ValueError("plots.py returns a markdown image with a data URI")
-        return cls(found.group(1), found.group(2))
-
-
-@dataclass(frozen=True)
-class Table:
-    """Cells are text or a tuple of parts (str | Strong | Link); an all-blank header is not shown."""
-
-    kind: ClassVar[str] = "table"
-    header: tuple[str, ...]
-    rows: list[tuple]
-
-
-@dataclass(frozen=True)
-class Section:
-    heading: str | None  # None: the lead, under the page's title
-    blocks: list = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Page:
-    heading: str
-    sections: list[Section]
-
-
-def paragraph(*parts) -> Paragraph:
-    return Paragraph(tuple(parts))
 
 
 @dataclass(frozen=True)
@@ -339,7 +272,6 @@ def report_content(warehouse: Warehouse, spec: ModelSpec, month: dt.date) -> Rep
             spec.gates.min_top_k_overlap,
         )
         sections.append(Section("Overlap over time", [Image.from_markdown(chart)]))
-    from churn_assets.report_looking_back import looking_back_sections  # noqa: PLC0415 - built on this module
 
     sections += looking_back_sections(warehouse, spec, month)
     entering = full[full["on_previous_list"] == "no"]
