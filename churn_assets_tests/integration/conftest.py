@@ -74,3 +74,15 @@ def deployment_env(tmp_path, postgres_database):
         "DAGSTER_POSTGRES_DB": postgres_database,
         "CHURN_TRAIN_THREADS": os.environ.get("CHURN_TRAIN_THREADS", "1"),
     }
+
+
+@pytest.fixture
+def receiver(monkeypatch):
+    """A real local HTTP server as the alerts' generic webhook (test_alerts.py has its own, with
+    every channel)."""
+    from churn_assets_tests.integration.test_alerts import Receiver
+
+    server = Receiver()
+    monkeypatch.setenv("CHURN_ALERT_WEBHOOK_URL", server.url + "/hook")
+    yield server
+    server.server.shutdown()

@@ -10,7 +10,6 @@ from churn_assets import alerts
 from churn_assets.definitions import build_definitions
 from churn_assets.simulate.incidents import INCIDENTS, apply_incident
 from churn_assets_tests.conftest import END_MONTH, churn_home, dagster_instance, query, run_pipeline
-from churn_assets_tests.integration.test_alerts import Receiver
 
 SNAPSHOT = "customers/snapshot"
 # incident -> what must stop it: ("gate", asset, check, words in its description) or ("error", words)
@@ -92,14 +91,6 @@ def alerts_sent(home, run_id, receiver) -> int:
 def as_of_the_month_after(monkeypatch):
     """Replay the run as the pipeline sees it: right after END_MONTH closed."""
     monkeypatch.setenv("CHURN_TODAY", str(END_MONTH.replace(month=END_MONTH.month + 1, day=15)))
-
-
-@pytest.fixture
-def receiver(monkeypatch):
-    server = Receiver()
-    monkeypatch.setenv("CHURN_ALERT_WEBHOOK_URL", server.url + "/hook")
-    yield server
-    server.server.shutdown()
 
 
 @pytest.mark.parametrize("incident", list(EXPECTED))

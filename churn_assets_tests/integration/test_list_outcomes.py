@@ -178,16 +178,6 @@ def random_lists(real):
     return scored
 
 
-@pytest.fixture
-def receiver(monkeypatch):
-    from churn_assets_tests.integration.test_alerts import Receiver
-
-    server = Receiver()
-    monkeypatch.setenv("CHURN_ALERT_WEBHOOK_URL", server.url + "/hook")
-    yield server
-    server.server.shutdown()
-
-
 def test_random_lists_pass_every_gate_before_publishing_then_fail_realised_lift_once(fresh_home, monkeypatch, receiver):
     monkeypatch.setattr(predicting, "score_month", random_lists(predicting.score_month))
     first_list, judged_in = add_months(FIRST_MONTH, HORIZON), add_months(FIRST_MONTH, 2 * HORIZON)
