@@ -2,32 +2,28 @@
 
 from pathlib import Path
 
+import dagster as dg
 import numpy as np
-from dagster import (
-    AssetCheckSpec,
-    AssetExecutionContext,
-    AssetsDefinition,
-    MaterializeResult,
-    MetadataValue,
-    PartitionsDefinition,
-)
 
 from churn_assets import plots
 from churn_assets.assets.common import (
     PREDICTIONS,
     asset_with_gates,
     column_schema,
+    gate,
+    gated_result,
     materialized,
     model_key,
+    of_model,
     partition_month,
     previous_month,
     snapshot_key,
+    write_not_published_pages,
 )
-from churn_assets.assets.retries import WAREHOUSE_RETRY, fail_fast_unless_transient
+from churn_assets.assets.retries import fail_fast_unless_transient
 from churn_assets.catalog import ModelSpec
 from churn_assets.checks.results import check_result, record_gates
 from churn_assets.predicting import JudgedMonth, no_champion_reason, predict_month
-from churn_assets.reports import write_report
 from churn_assets.rules import gates as rules
 from churn_assets.rules.lists import list_size
 from churn_assets.warehouse import Warehouse
@@ -48,38 +44,27 @@ def gate_descriptions(spec: ModelSpec) -> dict[str, str]:
 
 
 def build_predictions_asset(
-    spec: ModelSpec, partitions_def: PartitionsDefinition, kind: str, reports_dir: Path
-) -> AssetsDefinition:
+    spec: ModelSpec, partitions_def: dg.PartitionsDefinition, kind: str, reports_dir: Path
+) -> dg.AssetsDefinition:
     """Every eligible customer of the month scored once by the champion in force for that month."""
-    key = model_key(spec.name, "predictions")
-    descriptions = gate_descriptions(spec)
+    asset = of_model(spec, "predictions", partitions_def)
+    key = asset["key"]
+    excluded = ", ".join(f"{e.reason or e.column} ({e.column} = {e.equals})" for e in spec.exclusions) or "nobody"
 
     @asset_with_gates(
-        key,
-        partitions_def=partitions_def,
-        retry_policy=WAREHOUSE_RETRY,
-        group_name=spec.name,
+        **asset,
         # Last month's predictions and gate outcomes: the list in force and the scores to compare with.
         deps=[model_key(spec.name, "model"), snapshot_key(spec.source.name), previous_month(key)],
         kinds={kind, "xgboost", "pandas"},
-        owners=list(spec.owners),
         check_specs=[
-            AssetCheckSpec(
-                name,
-                asset=key,
-                blocking=True,
-                partitions_def=partitions_def,
-                description=description + " Blocks publishing.",
-            )
-            for name, description in descriptions.items()
+            gate(key, name, partitions_def, description + " Blocks publishing.", blocking=True)
+            for name, description in gate_descriptions(spec).items()
         ],
         description=f"Scores of every eligible customer of the month by the `{spec.name}` champion, with ranks. "
-        "Excluded: "
-        + (", ".join(f"{e.reason or e.column} ({e.column} = {e.equals})" for e in spec.exclusions) or "nobody")
-        + ".",
+        f"Excluded: {excluded}.",
     )
     @fail_fast_unless_transient
-    def predictions(context: AssetExecutionContext, warehouse: Warehouse):
+    def predictions(context: dg.AssetExecutionContext, warehouse: Warehouse):
         month = partition_month(context)
         judged = predict_month(warehouse, spec, month, log=context.log.info)
         if judged is None:
@@ -87,21 +72,22 @@ def build_predictions_asset(
             # are not evaluated: there is no list to judge, and none is published.
             reason = no_champion_reason(spec.name, month)
             context.log.warning(reason)
-            record_gates(warehouse, key, month, [])
-            result = MaterializeResult(metadata={"rows_scored": 0, "model_version": None, "reason": reason})
-            yield from materialized(context, key, result)
+            metadata = {"rows_scored": 0, "model_version": None, "reason": reason}
+            yield from gated_result(context, warehouse, key, month, metadata)
             return
-        for gate in judged.gates:
-            (context.log.info if gate.passed else context.log.error)(
-                f"gate {gate.name}: {'passed' if gate.passed else 'FAILED'}: {gate.summary}"
+        for one in judged.gates:
+            (context.log.info if one.passed else context.log.error)(
+                f"gate {one.name}: {'passed' if one.passed else 'FAILED'}: {one.summary}"
             )
-        checks = [check_result(gate, key) for gate in judged.gates]
-        record_gates(warehouse, key, month, checks)
-        if not judged.passed:
-            # The report asset will not run (blocked); stakeholders still get the month's page.
-            context.log.info(f"NOT PUBLISHED page written to {write_report(warehouse, spec, month, reports_dir).html}")
+        checks = [check_result(one, key) for one in judged.gates]
         metadata = predictions_metadata(spec, month, judged, warehouse.table(PREDICTIONS))
-        yield from materialized(context, key, MaterializeResult(metadata=metadata, check_results=checks))
+        if judged.passed:
+            yield from gated_result(context, warehouse, key, month, metadata, checks)
+            return
+        # Blocked: the NOT PUBLISHED page shows the gates, so they are recorded first.
+        record_gates(warehouse, key, month, checks)
+        write_not_published_pages(context, warehouse, [spec], month, reports_dir)
+        yield from materialized(context, key, dg.MaterializeResult(metadata=metadata, check_results=checks))
 
     return predictions
 
@@ -115,13 +101,13 @@ def predictions_metadata(spec: ModelSpec, month, judged: JudgedMonth, table: str
         "list_in_force_before": str(judged.in_force_month) if judged.in_force_month else None,
         "dagster/row_count": len(frame),
         "dagster/column_schema": column_schema(frame),
-        "excluded": MetadataValue.json(judged.scored.excluded_by_rule),
+        "excluded": dg.MetadataValue.json(judged.scored.excluded_by_rule),
         "list_size": list_size(len(frame), spec.list_top_fraction),
         "model_version": judged.champion_version,
-        "score_histogram": MetadataValue.md(plots.score_histogram(scores, f"{spec.name} scores, {month}"))
+        "score_histogram": dg.MetadataValue.md(plots.score_histogram(scores, f"{spec.name} scores, {month}"))
         if len(scores)
         else "no scores",
-        "score_quantiles": MetadataValue.json(
+        "score_quantiles": dg.MetadataValue.json(
             {str(q): round(float(np.quantile(scores, q)), 4) for q in (0.1, 0.5, 0.9, 0.99)} if len(scores) else {}
         ),
         "table": table,

@@ -2,31 +2,21 @@
 
 from pathlib import Path
 
-from dagster import (
-    AssetCheckSpec,
-    AssetExecutionContext,
-    AssetsDefinition,
-    Config,
-    DataVersion,
-    Failure,
-    MaterializeResult,
-    MetadataValue,
-    PartitionsDefinition,
-    asset,
-)
+import dagster as dg
 
 from churn_assets.assets.common import (
     column_schema,
+    gate,
     partition_month,
     previous_month,
     snapshot_key,
     snapshot_table,
+    write_not_published_pages,
 )
 from churn_assets.assets.retries import WAREHOUSE_RETRY, fail_fast_unless_transient
 from churn_assets.catalog import Catalog, SourceSpec
 from churn_assets.checks.contract import ContractSpec
 from churn_assets.checks.results import check_result, record_gates
-from churn_assets.reports import write_report
 from churn_assets.snapshotting import (
     CONTRACT_CHECK,
     JudgedSnapshot,
@@ -39,7 +29,7 @@ from churn_assets.warehouse import Warehouse
 from churn_assets.warehouse.files import ensure_loaded
 
 
-class SnapshotConfig(Config):
+class SnapshotConfig(dg.Config):
     """Run config of a snapshot."""
 
     force: bool = False
@@ -79,14 +69,14 @@ def contract_for(catalog: Catalog, source: SourceSpec) -> ContractSpec:
 
 
 def build_snapshot_asset(
-    catalog: Catalog, source: SourceSpec, partitions_def: PartitionsDefinition, kind: str, reports_dir: Path
-) -> AssetsDefinition:
+    catalog: Catalog, source: SourceSpec, partitions_def: dg.PartitionsDefinition, kind: str, reports_dir: Path
+) -> dg.AssetsDefinition:
     """The snapshot asset of one source, shared by every model that reads it."""
     key = snapshot_key(source.name)
     contract_spec = contract_for(catalog, source)
     needed = contract_spec.required_columns
 
-    @asset(
+    @dg.asset(
         key=key,
         group_name=source.name,
         partitions_def=partitions_def,
@@ -95,55 +85,63 @@ def build_snapshot_asset(
         deps=[previous_month(key)],
         kinds={kind, "pandas"},
         owners=sorted({o for m in catalog.models_of_source(source.name) for o in m.owners}),
-        check_specs=[
-            AssetCheckSpec(
-                CONTRACT_CHECK,
-                asset=key,
-                partitions_def=partitions_def,  # each evaluation belongs to its month in the UI
-                blocking=True,
-                description="Great Expectations suite: required columns, unique non-null customer_id, "
-                "value ranges, row count within a band of last month's.",
-            )
-        ],
+        check_specs=[contract_check(key, partitions_def)],
         description=f"Immutable copy of `{source.relation or source.files}` for one month (labels excluded). "
         "Its data version is a content hash; a re-run that would change a past snapshot is refused "
         "unless run with `force: true`.",
-        metadata={"source": source.relation or source.files, "required_columns": MetadataValue.json(needed)},
+        metadata={"source": source.relation or source.files, "required_columns": dg.MetadataValue.json(needed)},
     )
     @fail_fast_unless_transient
-    def snapshot(context: AssetExecutionContext, config: SnapshotConfig, warehouse: Warehouse):
+    def snapshot(context: dg.AssetExecutionContext, config: SnapshotConfig, warehouse: Warehouse):
         month = partition_month(context)
-        if source.files:
-            ensure_loaded(warehouse, catalog, source, log=context.log.info)
-        context.log.info(f"Reading {warehouse.relation_for(source)} for {month}")
-        try:
-            judged = judge_month(warehouse, catalog, source, contract_spec, month, force=config.force)
-        except SnapshotRefused as refused:
-            raise Failure(str(refused)) from None
+        judged = read_and_judge(context, warehouse, catalog, source, contract_spec, month, config.force)
         check = check_result(contract_gate(judged), key)
         if not check.passed and judged.taken_before:
             # This month was stored (and its lists published) before: what it published stays on
             # record. The failed check still blocks this run, so nothing is published again.
             context.log.error(f"Data contract failed for {source.name} {month}, taken before: kept as it was.")
-            return MaterializeResult(metadata=refused_metadata(judged, kept=True), check_results=[check])
+            return dg.MaterializeResult(metadata=refused_metadata(judged, kept=True), check_results=[check])
         record_gates(warehouse, key, month, [check])
         if not check.passed:
             # Keep whatever was stored before: a bad month must not overwrite a good copy, and the
             # blocking check stops everything downstream. Each blocked model gets its NOT PUBLISHED page.
             context.log.error(f"Data contract failed for {source.name} {month}: {check.description}")
-            for model in catalog.models_of_source(source.name):
-                write_report(warehouse, model, month, reports_dir)
-            return MaterializeResult(metadata=refused_metadata(judged, kept=False), check_results=[check])
+            write_not_published_pages(context, warehouse, catalog.models_of_source(source.name), month, reports_dir)
+            return dg.MaterializeResult(metadata=refused_metadata(judged, kept=False), check_results=[check])
         if not judged.unchanged:
             context.log.info(f"Storing {len(judged.frame):,} rows in {warehouse.table(snapshot_table(source.name))}")
             store_snapshot(warehouse, source.name, month, judged)
-        return MaterializeResult(
+        return dg.MaterializeResult(
             metadata=stored_metadata(judged, warehouse.table(snapshot_table(source.name))),
             check_results=[check],
-            data_version=DataVersion(judged.content_hash),
+            data_version=dg.DataVersion(judged.content_hash),
         )
 
     return snapshot
+
+
+def contract_check(key: dg.AssetKey, partitions_def: dg.PartitionsDefinition) -> dg.AssetCheckSpec:
+    """The snapshot's data contract, a blocking gate: nothing downstream runs on a refused month."""
+    return gate(
+        key,
+        CONTRACT_CHECK,
+        partitions_def,
+        "Great Expectations suite: required columns, unique non-null customer_id, value ranges, row count within a "
+        "band of last month's.",
+        blocking=True,
+    )
+
+
+def read_and_judge(context, warehouse, catalog, source, contract_spec, month, force: bool) -> JudgedSnapshot:
+    """Read the source's month (loading its files first) and judge it by its contract; a month
+    that cannot be taken (out of order, a past snapshot changed) fails the step with one line."""
+    if source.files:
+        ensure_loaded(warehouse, catalog, source, log=context.log.info)
+    context.log.info(f"Reading {warehouse.relation_for(source)} for {month}")
+    try:
+        return judge_month(warehouse, catalog, source, contract_spec, month, force=force)
+    except SnapshotRefused as refused:
+        raise dg.Failure(str(refused)) from None
 
 
 def refused_metadata(judged: JudgedSnapshot, kept: bool) -> dict:
