@@ -455,6 +455,16 @@ def _cat(codes: np.ndarray, categories: list[str]) -> pd.Categorical:
     return pd.Categorical.from_codes(codes.astype(np.int8), categories=categories)
 
 
+def _events(parts: list, col, m0: np.datetime64, month_column: str, coded: dict) -> pd.DataFrame:
+    """One row per event (plan change, cancellation): customer, month, and coded columns as
+    categories; typed even when there is none."""
+    if not parts:
+        columns = {"customer_id": np.array([], np.int64), month_column: np.array([], "datetime64[s]")}
+        return pd.DataFrame({**columns, **{c: _cat(np.array([], np.int8), cats) for c, (_, cats) in coded.items()}})
+    columns = {"customer_id": col("id", parts), month_column: _month_dates(m0, col("k", parts))}
+    return pd.DataFrame({**columns, **{c: _cat(col(part, parts), cats) for c, (part, cats) in coded.items()}})
+
+
 def _assemble(
     rows, changes, cancels, static_parts, m0, end_month, first_month, customers, seed
 ) -> dict[str, pd.DataFrame]:
@@ -507,41 +517,10 @@ def _assemble(
         }
     )
 
-    if changes:
-        plan_changes = pd.DataFrame(
-            {
-                "customer_id": col("id", changes),
-                "change_month": _month_dates(m0, col("k", changes)),
-                "from_plan_code": _cat(col("from", changes), PLAN_CODES),
-                "to_plan_code": _cat(col("to", changes), PLAN_CODES),
-            }
-        )
-    else:
-        plan_changes = pd.DataFrame(
-            {
-                "customer_id": np.array([], np.int64),
-                "change_month": np.array([], "datetime64[s]"),
-                "from_plan_code": _cat(np.array([], np.int8), PLAN_CODES),
-                "to_plan_code": _cat(np.array([], np.int8), PLAN_CODES),
-            }
-        )
-    if cancels:
-        cancellations = pd.DataFrame(
-            {
-                "customer_id": col("id", cancels),
-                "cancel_month": _month_dates(m0, col("k", cancels)),
-                "reason": _cat(col("reason", cancels), CANCEL_REASONS),
-            }
-        )
-    else:
-        cancellations = pd.DataFrame(
-            {
-                "customer_id": np.array([], np.int64),
-                "cancel_month": np.array([], "datetime64[s]"),
-                "reason": _cat(np.array([], np.int8), CANCEL_REASONS),
-            }
-        )
-
+    plan_changes = _events(
+        changes, col, m0, "change_month", {"from_plan_code": ("from", PLAN_CODES), "to_plan_code": ("to", PLAN_CODES)}
+    )
+    cancellations = _events(cancels, col, m0, "cancel_month", {"reason": ("reason", CANCEL_REASONS)})
     plans = pd.DataFrame(
         {
             "plan_code": PLAN_CODES,

@@ -35,9 +35,13 @@ def _renamed_column(month: dt.date, column: str) -> str:
     return f"SELECT * EXCLUDE ({column}), {column} AS {column}_renamed FROM {CLEAN}"
 
 
+def _replaced_in_month(month: dt.date, column: str, then: str, otherwise: str | None = None) -> str:
+    """The clean view with `column` replaced by `then` in the month (by `otherwise`, else itself, in others)."""
+    return f"SELECT * REPLACE ({_in_month(month, then, otherwise or column)} AS {column}) FROM {CLEAN}"
+
+
 def _null_ids(month: dt.date, column: str) -> str:
-    every_50th_null = "CASE WHEN customer_id % 50 = 0 THEN NULL ELSE customer_id END"
-    return f"SELECT * REPLACE ({_in_month(month, every_50th_null, 'customer_id')} AS customer_id) FROM {CLEAN}"
+    return _replaced_in_month(month, "customer_id", "CASE WHEN customer_id % 50 = 0 THEN NULL ELSE customer_id END")
 
 
 def _duplicate_ids(month: dt.date, column: str) -> str:
@@ -59,10 +63,7 @@ def _volume_drop(month: dt.date, column: str) -> str:
 
 def _unit_change(month: dt.date, column: str) -> str:
     # Billing starts sending monthly charges in cents instead of currency units.
-    return (
-        f"SELECT * REPLACE ({_in_month(month, 'monthly_charges * 100', 'monthly_charges')} AS monthly_charges) FROM "
-        f"{CLEAN}"
-    )
+    return _replaced_in_month(month, "monthly_charges", "monthly_charges * 100")
 
 
 def _scrambled_ids(month: dt.date, column: str) -> str:
@@ -84,10 +85,7 @@ def _scrambled_ids(month: dt.date, column: str) -> str:
 def _excluded_customers_listed(month: dt.date, column: str) -> str:
     # The consent table's join breaks: every do-not-contact flag of the month arrives NULL, so
     # customers who must not be contacted would be scored and listed.
-    return (
-        f"SELECT * REPLACE ({_in_month(month, 'CAST(NULL AS BOOLEAN)', 'do_not_contact')} AS do_not_contact) FROM "
-        f"{CLEAN}"
-    )
+    return _replaced_in_month(month, "do_not_contact", "CAST(NULL AS BOOLEAN)")
 
 
 def _mistyped_column(month: dt.date, column: str) -> str:
@@ -98,28 +96,26 @@ def _mistyped_column(month: dt.date, column: str) -> str:
 def _malformed_ids(month: dt.date, column: str) -> str:
     # A source system prefixes some ids: the id column turns into text.
     ids = "CASE WHEN customer_id % 100 = 0 THEN 'CUST-' || customer_id ELSE CAST(customer_id AS VARCHAR) END"
-    return f"SELECT * REPLACE ({_in_month(month, ids, 'CAST(customer_id AS VARCHAR)')} AS customer_id) FROM {CLEAN}"
+    return _replaced_in_month(month, "customer_id", ids, otherwise="CAST(customer_id AS VARCHAR)")
 
 
 def _out_of_range(month: dt.date, column: str) -> str:
-    tenure = "CASE WHEN customer_id % 100 = 0 THEN -5 ELSE tenure_months END"
-    return f"SELECT * REPLACE ({_in_month(month, tenure, 'tenure_months')} AS tenure_months) FROM {CLEAN}"
+    return _replaced_in_month(month, "tenure_months", "CASE WHEN customer_id % 100 = 0 THEN -5 ELSE tenure_months END")
 
 
 def _infinite_values(month: dt.date, column: str) -> str:
     charges = "CASE WHEN customer_id % 100 = 0 THEN CAST('inf' AS DOUBLE) ELSE monthly_charges END"
-    return f"SELECT * REPLACE ({_in_month(month, charges, 'monthly_charges')} AS monthly_charges) FROM {CLEAN}"
+    return _replaced_in_month(month, "monthly_charges", charges)
 
 
 def _constant_feature(month: dt.date, column: str) -> str:
     # A feed stuck on its default value for every customer.
-    return f"SELECT * REPLACE ({_in_month(month, '3.0', 'satisfaction_score')} AS satisfaction_score) FROM {CLEAN}"
+    return _replaced_in_month(month, "satisfaction_score", "3.0")
 
 
 def _unseen_category(month: dt.date, column: str) -> str:
     # A new plan launches: a category no model saw in training (scored as missing, no error).
-    plan = "CASE WHEN customer_id % 20 = 0 THEN 'platinum' ELSE plan END"
-    return f"SELECT * REPLACE ({_in_month(month, plan, 'plan')} AS plan) FROM {CLEAN}"
+    return _replaced_in_month(month, "plan", "CASE WHEN customer_id % 20 = 0 THEN 'platinum' ELSE plan END")
 
 
 def _future_rows(month: dt.date, column: str) -> str:
@@ -133,16 +129,16 @@ def _future_rows(month: dt.date, column: str) -> str:
 
 def _immature_labels(month: dt.date, column: str) -> str:
     # The view stops masking labels whose window has not closed: the outcome leaks into the month.
-    label = "COALESCE(churned_within_3m, CAST(customer_id % 2 AS SMALLINT))"
-    return f"SELECT * REPLACE ({_in_month(month, label, 'churned_within_3m')} AS churned_within_3m) FROM {CLEAN}"
+    return _replaced_in_month(
+        month, "churned_within_3m", "COALESCE(churned_within_3m, CAST(customer_id % 2 AS SMALLINT))"
+    )
 
 
 def _feature_shift(month: dt.date, column: str) -> str:
     # The web analytics vendor changes its definition of a session: every avg_session_minutes of
     # the month is 60% longer. Valid values (no contract rule is broken), a list is published; only
     # the feature's drift against last month says something moved.
-    shifted = _in_month(month, "avg_session_minutes * 1.6", "avg_session_minutes")
-    return f"SELECT * REPLACE ({shifted} AS avg_session_minutes) FROM {CLEAN}"
+    return _replaced_in_month(month, "avg_session_minutes", "avg_session_minutes * 1.6")
 
 
 INCIDENTS: dict[str, tuple[str, Callable[[dt.date, str], str]]] = {
