@@ -198,55 +198,92 @@ def report_content(warehouse: Warehouse, spec: ModelSpec, month: dt.date) -> Rep
     if len(failed):
         return ReportContent(blocked_page(warehouse, spec, month, failed))
     if month_gates_passed(warehouse, spec.name, month) is None:
-        in_force = list_in_force_month(warehouse, spec.name, add_months(month, 1))
-        lead = [
-            paragraph(
-                Strong("NOT PUBLISHED"),
-                ": no champion model was in force (no labelled month yet, or no version has passed its quality "
-                "gates), so nobody was scored.",
-            ),
-            paragraph(f"List in force: {in_force or 'none'}."),
-        ]
-        return ReportContent(Page(f"{spec.name}: no list for {month}", [Section(None, lead)]))
+        return ReportContent(no_champion_page(warehouse, spec, month))
     listed = published_list(warehouse, spec.name, month)
     scored = month_predictions(warehouse, spec.name, month)
     scores = scored.scores
-    version = int(listed["model_version"].iloc[0]) if len(listed) else None
-    metrics = registry.version_metrics(warehouse, spec.name, version) if version is not None else {}
     gates = month_gates(
         warehouse, ["/".join(snapshot_key(spec.source.name).path), f"{spec.name}/model", gates_asset(spec.name)], month
     )
+    full, leaving = list_changes(warehouse, spec, month, listed, scored.ids)
+    summary = summary_table(warehouse, spec, listed, len(scores), gates, full, leaving)
+    sections = [
+        Section(None, [paragraph(spec.description), summary]),
+        Section("Gates", [gates_table(gates)]),
+        Section(
+            "Score distribution",
+            [Image.from_markdown(plots.score_histogram(scores)) if len(scores) else paragraph("no scores")],
+        ),
+        *overlap_over_time_sections(warehouse, spec, month),
+        *looking_back_sections(warehouse, spec, month),
+        *reasons_sections(full),
+        *list_sections(month, full, leaving),
+    ]
+    page = Page(f"{spec.name}: monthly list for {month}", sections)
+    return ReportContent(page, full, leaving)
+
+
+def no_champion_page(warehouse: Warehouse, spec: ModelSpec, month: dt.date) -> Page:
+    """The page of a month nobody was scored in (no champion in force), and the list in force after it."""
+    in_force = list_in_force_month(warehouse, spec.name, add_months(month, 1))
+    lead = [
+        paragraph(
+            Strong("NOT PUBLISHED"),
+            ": no champion model was in force (no labelled month yet, or no version has passed its quality "
+            "gates), so nobody was scored.",
+        ),
+        paragraph(f"List in force: {in_force or 'none'}."),
+    ]
+    return Page(f"{spec.name}: no list for {month}", [Section(None, lead)])
+
+
+def summary_table(
+    warehouse: Warehouse,
+    spec: ModelSpec,
+    listed: pd.DataFrame,
+    scored: int,
+    gates: pd.DataFrame,
+    full: pd.DataFrame,
+    leaving: pd.DataFrame,
+) -> Table:
+    """The published month at a glance: list size, overlap with the previous list, who enters and
+    leaves, the model version, the value at risk and when the list was published."""
+    version = int(listed["model_version"].iloc[0]) if len(listed) else None
+    metrics = registry.version_metrics(warehouse, spec.name, version) if version is not None else {}
     overlap = gates[gates["gate"] == "top_k_overlap"]
     details = json.loads(overlap["details"].iloc[0]) if len(overlap) else {}
-    history = gate_history(warehouse, spec.name, "top_k_overlap", month)
-
-    def number(value) -> str:
-        return "—" if value is None else (f"{value:,.3f}" if isinstance(value, float) else f"{value:,}")
-
     overlap_value = json.loads(overlap["value"].iloc[0]) if len(overlap) else None
-    full, leaving = list_changes(warehouse, spec, month, listed, scored.ids)
-    summary = Table(
+    return Table(
         ("", ""),
         [
             ("customers listed", f"{len(listed):,} (capacity {spec.gates.list_capacity:,})"),
-            ("customers scored", f"{len(scores):,}"),
+            ("customers scored", f"{scored:,}"),
             (
                 "overlap with the previous list",
-                f"{number(overlap_value)} (gate >= {spec.gates.min_top_k_overlap})",
+                f"{_number(overlap_value)} (gate >= {spec.gates.min_top_k_overlap})",
             ),
             ("previous list", details.get("previous_month") or "none (first month)"),
-            ("entering the list", number(details.get("entering_list"))),
-            ("leaving the list (still customers)", number(details.get("leaving_list_still_present"))),
-            ("rank correlation with last month", number(details.get("rank_correlation"))),
+            ("entering the list", _number(details.get("entering_list"))),
+            ("leaving the list (still customers)", _number(details.get("leaving_list_still_present"))),
+            ("rank correlation with last month", _number(details.get("rank_correlation"))),
             (
                 "model version",
-                f"v{version} (holdout AUC {number(metrics.get('auc'))}, PR AUC {number(metrics.get('pr_auc'))})",
+                f"v{version} (holdout AUC {_number(metrics.get('auc'))}, PR AUC {_number(metrics.get('pr_auc'))})",
             ),
             *value_rows(full, leaving),
             ("published at", when(listed["published_at"].iloc[0]) if len(listed) else "—"),
         ],
     )
-    gate_rows = [
+
+
+def _number(value) -> str:
+    """A count with thousands separators, a float with 3 decimals, `—` for none."""
+    return "—" if value is None else (f"{value:,.3f}" if isinstance(value, float) else f"{value:,}")
+
+
+def gates_table(gates: pd.DataFrame) -> Table:
+    """Every gate of the month: its outcome (FAILED with its severity), value, threshold and details."""
+    rows = [
         (
             g["asset"],
             g["gate"],
@@ -257,39 +294,41 @@ def report_content(warehouse: Warehouse, spec: ModelSpec, month: dt.date) -> Rep
         )
         for _, g in gates.iterrows()
     ]
-    sections = [
-        Section(None, [paragraph(spec.description), summary]),
-        Section("Gates", [Table(("asset", "gate", "outcome", "value", "threshold", "details"), gate_rows)]),
-        Section(
-            "Score distribution",
-            [Image.from_markdown(plots.score_histogram(scores)) if len(scores) else paragraph("no scores")],
-        ),
-    ]
-    if len(history) >= 2:
-        chart = plots.overlap_over_time(
-            [str(pd.Timestamp(m).date())[:7] for m in history["month"]],
-            [float(json.loads(v)) for v in history["value"]],
-            spec.gates.min_top_k_overlap,
-        )
-        sections.append(Section("Overlap over time", [Image.from_markdown(chart)]))
+    return Table(("asset", "gate", "outcome", "value", "threshold", "details"), rows)
 
-    sections += looking_back_sections(warehouse, spec, month)
+
+def overlap_over_time_sections(warehouse: Warehouse, spec: ModelSpec, month: dt.date) -> list[Section]:
+    """The overlap with the previous list month by month against its gate, once there are two months."""
+    history = gate_history(warehouse, spec.name, "top_k_overlap", month)
+    if len(history) < 2:
+        return []
+    chart = plots.overlap_over_time(
+        [str(pd.Timestamp(m).date())[:7] for m in history["month"]],
+        [float(json.loads(v)) for v in history["value"]],
+        spec.gates.min_top_k_overlap,
+    )
+    return [Section("Overlap over time", [Image.from_markdown(chart)])]
+
+
+def reasons_sections(full: pd.DataFrame) -> list[Section]:
+    """The five reasons most often behind the list's customers, with their share of the list (none
+    when the list was published without reasons)."""
+    reasons = reason_counts(full[[c for c in REASON_COLUMNS if c in full.columns]])
+    if not reasons:
+        return []
+    table = Table(
+        ("share of the list", "reason (a feature raising the customer's score)"),
+        [(f"{share:.0%}", feature) for feature, share in list(reasons.items())[:5]],
+    )
+    return [Section("Why customers are on this month's list", [table])]
+
+
+def list_sections(month: dt.date, full: pd.DataFrame, leaving: pd.DataFrame) -> list[Section]:
+    """Links to the whole list and the leaving customers as CSV, then the first 20 customers
+    entering, leaving and at the top of the list."""
     entering = full[full["on_previous_list"] == "no"]
     ranked = ("rank", "customer_id", "score", "why")
-    reasons = reason_counts(full[[c for c in REASON_COLUMNS if c in full.columns]])
-    if reasons:
-        sections.append(
-            Section(
-                "Why customers are on this month's list",
-                [
-                    Table(
-                        ("share of the list", "reason (a feature raising the customer's score)"),
-                        [(f"{share:.0%}", feature) for feature, share in list(reasons.items())[:5]],
-                    )
-                ],
-            )
-        )
-    sections += [
+    return [
         Section(
             "The whole list",
             [
@@ -303,11 +342,7 @@ def report_content(warehouse: Warehouse, spec: ModelSpec, month: dt.date) -> Rep
         ),
         Section(
             f"Entering the list ({len(entering):,}; first 20 by rank)",
-            [
-                Table(
-                    ranked, [(r.rank, r.customer_id, f"{r.score:.4f}", why(r)) for r in entering.head(20).itertuples()]
-                )
-            ],
+            [Table(ranked, [top_row(r) for r in entering.head(20).itertuples()])],
         ),
         Section(
             f"Leaving the list ({len(leaving):,}; first 20 by previous rank)",
@@ -326,8 +361,6 @@ def report_content(warehouse: Warehouse, spec: ModelSpec, month: dt.date) -> Rep
             [Table(ranked, [top_row(r) for r in full.head(20).itertuples()])],
         ),
     ]
-    page = Page(f"{spec.name}: monthly list for {month}", sections)
-    return ReportContent(page, full, leaving)
 
 
 def _short(stored: str) -> str:
