@@ -264,51 +264,62 @@ def summarise(
         check = checks.get((key, "data_contract"))
         outcome.contract[name] = None if check is None else check.passed
     for spec in specs:
-        row = ModelMonth(model=spec.name, source=spec.source.name)
-        source_failure = _failed_checks(checks, {snapshot_key(spec.source.name)}) or [
-            msg for step, msg in failures.items() if step.startswith(spec.source.name + "__")
-        ]
-        labelled = materialised.get(model_key(spec.name, "training_set"), {}).get("labelled")
-        if labelled is False or (
-            labelled is None
-            and source_failure
-            and not has_labelled_history(spec, month, sources_months[spec.source.name])
-        ):
-            # Nothing to train yet: the month only takes its snapshot, if its contract lets it.
-            row.failed_checks = _failed_checks(checks, {snapshot_key(spec.source.name)})
-            row.status = (
-                "snapshot NOT stored: " + "; ".join(source_failure)
-                if source_failure
-                else "snapshot only: no labelled month yet"
-            )
-            outcome.models.append(row)
-            continue
-        model_md = materialised.get(model_key(spec.name, "model"), {})
-        row.version, row.auc = model_md.get("version"), model_md.get("auc")
-        row.scored = materialised.get(model_key(spec.name, "predictions"), {}).get("rows_scored")
-        published = materialised.get(model_key(spec.name, "published_predictions"), {})
-        row.published = published.get("rows") if published.get("published") else None
-        overlap = checks.get((model_key(spec.name, "predictions"), "top_k_overlap"))
-        row.overlap = overlap.metadata["value"].value if overlap is not None and "value" in overlap.metadata else None
-        row.failed_checks = _failed_checks(checks, _keys_of(spec))
-        errors = [
-            msg
-            for step, msg in failures.items()
-            if step.startswith(spec.name + "__") or step.startswith(spec.source.name + "__")
-        ]
-        row.error = errors[0] if errors else None
-        nothing_scored = materialised.get(model_key(spec.name, "predictions"), {}).get("reason")
-        if nothing_scored and not row.error:
-            because = f" ({', '.join(row.failed_checks)})" if row.failed_checks else ""
-            row.status = "NOT published: " + nothing_scored.split(":")[0] + because
-        elif row.published is not None:
-            row.status = (
-                "published" if not row.failed_checks else "published (warning: " + ", ".join(row.failed_checks) + ")"
-            )
-        else:
-            row.status = "NOT published: " + (", ".join(row.failed_checks) or row.error or "upstream failed")
-        outcome.models.append(row)
+        outcome.models.append(_model_month(spec, month, sources_months, materialised, checks, failures))
     return outcome
+
+
+def _model_month(
+    spec: ModelSpec,
+    month: dt.date,
+    sources_months: dict[str, list[dt.date]],
+    materialised: dict[AssetKey, dict[str, Any]],
+    checks: dict,
+    failures: dict[str, str],
+) -> ModelMonth:
+    """What one model did in the run: its version, scores, list and status line."""
+    row = ModelMonth(model=spec.name, source=spec.source.name)
+    source_failure = _failed_checks(checks, {snapshot_key(spec.source.name)}) or [
+        msg for step, msg in failures.items() if step.startswith(spec.source.name + "__")
+    ]
+    labelled = materialised.get(model_key(spec.name, "training_set"), {}).get("labelled")
+    if labelled is False or (
+        labelled is None and source_failure and not has_labelled_history(spec, month, sources_months[spec.source.name])
+    ):
+        # Nothing to train yet: the month only takes its snapshot, if its contract lets it.
+        row.failed_checks = _failed_checks(checks, {snapshot_key(spec.source.name)})
+        row.status = (
+            "snapshot NOT stored: " + "; ".join(source_failure)
+            if source_failure
+            else "snapshot only: no labelled month yet"
+        )
+        return row
+    model_md = materialised.get(model_key(spec.name, "model"), {})
+    row.version, row.auc = model_md.get("version"), model_md.get("auc")
+    row.scored = materialised.get(model_key(spec.name, "predictions"), {}).get("rows_scored")
+    published = materialised.get(model_key(spec.name, "published_predictions"), {})
+    row.published = published.get("rows") if published.get("published") else None
+    overlap = checks.get((model_key(spec.name, "predictions"), "top_k_overlap"))
+    row.overlap = overlap.metadata["value"].value if overlap is not None and "value" in overlap.metadata else None
+    row.failed_checks = _failed_checks(checks, _keys_of(spec))
+    errors = [
+        msg
+        for step, msg in failures.items()
+        if step.startswith(spec.name + "__") or step.startswith(spec.source.name + "__")
+    ]
+    row.error = errors[0] if errors else None
+    row.status = _publication_status(row, materialised.get(model_key(spec.name, "predictions"), {}).get("reason"))
+    return row
+
+
+def _publication_status(row: ModelMonth, nothing_scored: str | None) -> str:
+    """Published (with a warning if a check failed), or NOT published and why: the reason nobody
+    was scored, the failed checks, the step's error, or an upstream failure."""
+    if nothing_scored and not row.error:
+        because = f" ({', '.join(row.failed_checks)})" if row.failed_checks else ""
+        return "NOT published: " + nothing_scored.split(":")[0] + because
+    if row.published is not None:
+        return "published" if not row.failed_checks else "published (warning: " + ", ".join(row.failed_checks) + ")"
+    return "NOT published: " + (", ".join(row.failed_checks) or row.error or "upstream failed")
 
 
 def _failed_checks(checks: dict, keys: set[AssetKey]) -> list[str]:
