@@ -300,14 +300,7 @@ def gate_failure_sensor(models_of_source: dict[str, list[str]], environment: str
     def gate_failure_alerts(context: SensorEvaluationContext, alerts: AlertNotifier):
         instance = context.instance
         if not context.cursor:
-            # First tick: alert on the runs that finish from now on. Replaying every past failure
-            # would flood the channels on an instance with years of history (set the cursor to 0
-            # to replay on purpose: `dagster sensor cursor gate_failure_alerts --set 0`).
-            start = last_finished(instance)
-            context.update_cursor(str(start))
-            return SkipReason(
-                f"started: alerting on the checks of runs finishing after event {start}; earlier ones not replayed"
-            )
+            return start_from_now(context)
         position = GateCursor.parse(context.cursor)
         finished = finished_runs(instance, position.finished, BATCH)
         ids = [record.run_id for record in finished]
@@ -319,11 +312,7 @@ def gate_failure_sensor(models_of_source: dict[str, list[str]], environment: str
             if run is not None and not is_this_environments_run(run, environment, location):
                 elsewhere += 1
             else:
-                checks = instance.get_records_for_run(record.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION)
-                for check in checks.records:
-                    delivered = position.within is not None and check.storage_id <= position.within
-                    if delivered or check.event_log_entry.dagster_event.event_specific_data.passed:
-                        continue
+                for check in failed_checks_to_alert(instance, record.run_id, position):
                     note = gate_notification(check, dict(run.tags) if run else {}, alerts, models_of_source)
                     try:
                         alerts.send(note, context.log)
@@ -349,6 +338,29 @@ def gate_failure_sensor(models_of_source: dict[str, list[str]], environment: str
         return None
 
     return gate_failure_alerts
+
+
+def start_from_now(context: SensorEvaluationContext) -> SkipReason:
+    """A new gate sensor's first tick: alert on the runs that finish from now on. Replaying every
+    past failure would flood the channels on an instance with years of history (set the cursor to 0
+    to replay on purpose: `dagster sensor cursor gate_failure_alerts --set 0`)."""
+    start = last_finished(context.instance)
+    context.update_cursor(str(start))
+    return SkipReason(
+        f"started: alerting on the checks of runs finishing after event {start}; earlier ones not replayed"
+    )
+
+
+def failed_checks_to_alert(instance, run_id: str, position: GateCursor) -> list:
+    """A finished run's failed check evaluations, oldest first, except those a previous tick already
+    delivered (up to the cursor's `within`)."""
+    checks = instance.get_records_for_run(run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION)
+    return [
+        check
+        for check in checks.records
+        if not (position.within is not None and check.storage_id <= position.within)
+        and not check.event_log_entry.dagster_event.event_specific_data.passed
+    ]
 
 
 def run_failure_sensor_for(jobs: set[str], asset_keys: set, environment: str):
