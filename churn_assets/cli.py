@@ -21,7 +21,25 @@ def build_parser() -> argparse.ArgumentParser:
     """The command line: one subcommand per job (`churn-assets --help` lists them)."""
     parser = argparse.ArgumentParser(prog="churn-assets", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
+    _add_seed(commands)
+    _add_run(commands)
+    _add_incident(commands)
+    _add_validate(commands)
+    _add_export_predictions(commands)
+    _add_champion(commands)
+    commands.add_parser("check", help="check the catalogue against the sources of CHURN_ENV")
+    commands.add_parser(
+        "migrate",
+        help="bring the warehouse tables of CHURN_ENV to the current types and columns (month columns as DATE, "
+        "the published list's reason columns)",
+    )
+    sql = commands.add_parser("sql", help="run a read-only SQL query on the local warehouse and print the result")
+    sql.add_argument("query")
+    return parser
 
+
+def _add_seed(commands) -> None:
+    """`churn-assets seed`: the simulated sample business's size, months and random seed."""
     seed = commands.add_parser("seed", help="write the simulated sample business into the local DuckDB warehouse")
     seed.add_argument("--customers", type=int, default=50_000, help="customers in the first month (default 50,000)")
     seed.add_argument(
@@ -34,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     seed.add_argument("--end-month", help="last simulated month, YYYY-MM (default: last completed month)")
     seed.add_argument("--if-missing", action="store_true", help="do nothing if the warehouse already holds the source")
 
+
+def _add_run(commands) -> None:
+    """`churn-assets run`: which models and months to run."""
     run = commands.add_parser("run", help="materialise every month in order, for every model, and print a summary")
     run.add_argument("--models", help="comma-separated model names (default: every model of the catalogue)")
     run.add_argument("--from", dest="first", help="first month, YYYY-MM (default: first month of the source)")
@@ -41,11 +62,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--force-snapshot", action="store_true", help="replace past snapshots whose source changed")
     run.add_argument("--verbose", action="store_true", help="show Dagster's event log")
 
+
+def _add_incident(commands) -> None:
+    """`churn-assets incident`: which incident, in which month and column."""
     incident = commands.add_parser("incident", help="break the local source the way real incidents do (or 'reset')")
     incident.add_argument("name", help="an incident name, 'list', or 'reset'")
     incident.add_argument("--month", help="month the incident hits, YYYY-MM (default: the source's latest month)")
     incident.add_argument("--column", default="tenure_months", help="column for missing-column / renamed-column")
 
+
+def _add_validate(commands) -> None:
+    """`churn-assets validate`: the model whose thresholds apply and the two months of predictions."""
     validate = commands.add_parser(
         "validate", help="the Validation stage: business-rule gates on two months of predictions"
     )
@@ -60,27 +87,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--curr-month-preds", required=True, help="current month: .parquet/.csv file or warehouse:<model>/<YYYY-MM>"
     )
 
+
+def _add_export_predictions(commands) -> None:
+    """`churn-assets export-predictions`: which model and month, into which file."""
     export = commands.add_parser("export-predictions", help="write one month's stored predictions of a model to a file")
     export.add_argument("--model", default="churn", help="catalogue model (default churn)")
     export.add_argument("--month", required=True, help="month, YYYY-MM")
     export.add_argument("--out", required=True, help="file to write: .parquet or .csv")
 
+
+def _add_champion(commands) -> None:
+    """`churn-assets champion`: which model and month."""
     champion = commands.add_parser(
         "champion", help="print the version of a model that is champion for a month (the one that scores it)"
     )
     champion.add_argument("--model", default="churn", help="catalogue model (default churn)")
     champion.add_argument("--month", required=True, help="month, YYYY-MM")
-
-    commands.add_parser("check", help="check the catalogue against the sources of CHURN_ENV")
-    commands.add_parser(
-        "migrate",
-        help="bring the warehouse tables of CHURN_ENV to the current types and columns (month columns as DATE, "
-        "the published list's reason columns)",
-    )
-
-    sql = commands.add_parser("sql", help="run a read-only SQL query on the local warehouse and print the result")
-    sql.add_argument("query")
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
