@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import os
 import warnings
+from pathlib import Path
 
 from dagster import (
     AssetsDefinition,
@@ -30,7 +31,7 @@ from churn_assets.assets.published import build_published_asset
 from churn_assets.assets.report import build_report_asset
 from churn_assets.assets.snapshot import build_snapshot_asset
 from churn_assets.assets.training import build_training_set_asset
-from churn_assets.catalog import Catalog, CatalogError, check_against_source, load_catalog
+from churn_assets.catalog import Catalog, CatalogError, ModelSpec, check_against_source, load_catalog
 from churn_assets.code_references import code_reference
 from churn_assets.environment import Environment, load_environment, reports_dir
 from churn_assets.keys import snapshot_key
@@ -63,45 +64,18 @@ def build_definitions(catalog: Catalog | None = None, environment: Environment |
     assets = [build_snapshot_asset(catalog, source, months, kind, reports) for source in catalog.sources.values()]
     jobs = []
     for spec in catalog.models.values():
-        assets += [
-            build_training_set_asset(spec, months, kind),
-            build_model_asset(spec, months),
-            build_predictions_asset(spec, months, kind, reports),
-            build_published_asset(spec, months, kind),
-            # Looking back (warn, never block): the list of `horizon` months before against its
-            # matured labels, and every feature against last month's snapshot.
-            build_list_outcome_asset(spec, months, kind),
-            build_feature_drift_asset(spec, months, kind),
-            build_report_asset(spec, months, reports),
-        ]
-        jobs.append(
-            define_asset_job(
-                model_job_name(spec.name),
-                selection=AssetSelection.groups(spec.name) | AssetSelection.assets(snapshot_key(spec.source.name)),
-                description=f"The monthly life of `{spec.name}`: snapshot, train, score, gate, publish.",
-                tags={"churn/model": spec.name, ENV_TAG: environment.name},
-            )
-        )
+        assets += model_assets(spec, months, kind, reports)
+        jobs.append(model_job(spec, environment))
     all_models = define_asset_job(
         ALL_MODELS_JOB,
         selection=AssetSelection.all(),
         description="Every model of the catalogue for one month; sources are snapshotted once.",
         tags={ENV_TAG: environment.name},
     )
-    monthly = build_schedule_from_partitioned_job(
-        all_models,
-        name="monthly_last_completed_month",
-        description="On the 2nd of each month at 06:00 UTC, runs every model for the month that just ended.",
-        day_of_month=2,
-        hour_of_day=6,
-        default_status=DefaultScheduleStatus.RUNNING
-        if environment.schedules_running
-        else DefaultScheduleStatus.STOPPED,
-    )
     return Definitions(
         assets=with_code_references(assets),
         jobs=[all_models, *jobs],
-        schedules=[monthly],
+        schedules=[monthly_schedule(all_models, environment)],
         sensors=build_alert_sensors(
             {source: [m.name for m in catalog.models_of_source(source)] for source in catalog.sources},
             {ALL_MODELS_JOB, *(job.name for job in jobs)},
@@ -111,6 +85,48 @@ def build_definitions(catalog: Catalog | None = None, environment: Environment |
         resources={"warehouse": environment.warehouse, "alerts": notifier_from_environment()},
         # One DuckDB file takes one writing process at a time: run steps in-process locally.
         executor=in_process_executor if environment.warehouse_kind == "duckdb" else multiprocess_executor,
+    )
+
+
+def model_assets(
+    spec: ModelSpec, months: MonthlyPartitionsDefinition, kind: str, reports: Path
+) -> list[AssetsDefinition]:
+    """A model's monthly assets after its source's snapshot, from training set to report."""
+    return [
+        build_training_set_asset(spec, months, kind),
+        build_model_asset(spec, months),
+        build_predictions_asset(spec, months, kind, reports),
+        build_published_asset(spec, months, kind),
+        # Looking back (warn, never block): the list of `horizon` months before against its
+        # matured labels, and every feature against last month's snapshot.
+        build_list_outcome_asset(spec, months, kind),
+        build_feature_drift_asset(spec, months, kind),
+        build_report_asset(spec, months, reports),
+    ]
+
+
+def model_job(spec: ModelSpec, environment: Environment):
+    """The job running one model's month: its assets and its source's snapshot."""
+    return define_asset_job(
+        model_job_name(spec.name),
+        selection=AssetSelection.groups(spec.name) | AssetSelection.assets(snapshot_key(spec.source.name)),
+        description=f"The monthly life of `{spec.name}`: snapshot, train, score, gate, publish.",
+        tags={"churn/model": spec.name, ENV_TAG: environment.name},
+    )
+
+
+def monthly_schedule(all_models, environment: Environment):
+    """Every model for the month that just ended, on the 2nd of each month (stopped unless the
+    environment runs its schedules)."""
+    return build_schedule_from_partitioned_job(
+        all_models,
+        name="monthly_last_completed_month",
+        description="On the 2nd of each month at 06:00 UTC, runs every model for the month that just ended.",
+        day_of_month=2,
+        hour_of_day=6,
+        default_status=DefaultScheduleStatus.RUNNING
+        if environment.schedules_running
+        else DefaultScheduleStatus.STOPPED,
     )
 
 
