@@ -332,13 +332,22 @@ def source_month_rows(database: Path, month: dt.date) -> int:
         return conn.execute(f"SELECT count(*) FROM {SOURCE_VIEW} WHERE snapshot_month = ?", [month]).fetchone()[0]
 
 
+def simulator_fingerprint() -> str:
+    """A hash of the simulator's source files: what a seeded source depends on besides its size."""
+    import churn_assets.simulate as simulate
+
+    files = sorted(Path(simulate.__file__).parent.glob("*.py"))
+    return hashlib.sha256(b"".join(f.read_bytes() for f in files)).hexdigest()[:10]
+
+
 def cached_source(cache: Path, customers: int, log=print) -> Path:
     """A seeded source of `customers` (5 months, see BENCH_MONTH), made once per cache folder.
 
     Up to 2M customers the simulator makes it; beyond, a 1M business is replicated in SQL
     (the simulator's peak is ~1.1 GB per million customers: see bench/README.md)."""
     cache.mkdir(parents=True, exist_ok=True)
-    path = cache / f"source_{customers}.duckdb"
+    # Named by the simulator's code too: a changed simulator never reuses an older source.
+    path = cache / f"source_{customers}_{simulator_fingerprint()}.duckdb"
     if path.exists():
         return path
     started = time.perf_counter()
@@ -825,7 +834,8 @@ def prepared_warehouse(
     that month M trains on M-1 and its gates compare with a published M-1 list. Cached per size,
     catalogue and model set; made in a child process (guarded by the RSS watchdog). Returns the
     warehouse file and, when it was made now, the figures of the M-1 run (None from the cache)."""
-    digest = hashlib.sha256(json.dumps([catalog_raw, models], sort_keys=True, default=str).encode()).hexdigest()[:10]
+    key = [catalog_raw, models, simulator_fingerprint()]
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:10]
     path = cache / f"prepared_{customers}_{digest}.duckdb"
     if path.exists() and prepared_instance(path).is_dir():
         return path, None

@@ -38,7 +38,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as c  # noqa: E402
 
-TARGET_RATIO = 1.2
+TARGET_RATIO = 1.2  # end to end at 1M; at 100k Dagster's fixed cost per month bounds it (bench/README.md)
+BODIES_TARGET_1M, BODIES_TARGET_SMALL = 1.05, 1.3  # inside the asset bodies vs bare (issue 23)
+REASONS_VALUE_SHARE = 0.05  # reasons and value at most 5 % of the month (issue 24)
 MONTH = c.BENCH_MONTH
 
 
@@ -57,6 +59,7 @@ def bare(home: Path, catalog_path: Path, model: str, month: dt.date) -> dict:
     from churn_assets.assets.snapshot import contract_for
     from churn_assets.catalog import load_catalog
     from churn_assets.checks.contract import validate_snapshot
+    from churn_assets.reasons import top_reasons
     from churn_assets.rules.gates import MonthPredictions, business_gates
     from churn_assets.rules.lists import excluded_mask, list_size, rank_scores
     from churn_assets.rules.row_count import row_count_band
@@ -146,9 +149,17 @@ def bare(home: Path, catalog_path: Path, model: str, month: dt.date) -> dict:
 
         with c.measured("score", phases):
             excluded = excluded_mask(frame, spec.exclusions).to_numpy()
-            scores = modeling.score(artifact, frame, scoring_schema, rows=~excluded)
+            scores = modeling.score(artifact, frame, scoring_schema, rows=~excluded).astype("float64")
             ids = frame["customer_id"].to_numpy()[~excluded]
-            ranks = rank_scores(scores, ids)
+
+        with c.measured("value", phases):
+            # Each customer's value and expected loss (churn_assets.scoring does the same).
+            value = frame[spec.value_column].to_numpy(dtype="float64")[~excluded] if spec.value_column else None
+            expected_loss = scores * value if value is not None else None
+            ranked_by = expected_loss if spec.rank_by == "expected_loss" else scores
+
+        with c.measured("rank", phases):
+            ranks = rank_scores(ranked_by, ids)
 
         with c.measured("business gates", phases):
             previous = conn.execute(
@@ -182,22 +193,31 @@ def bare(home: Path, catalog_path: Path, model: str, month: dt.date) -> dict:
             )
             failed = [g.name for g in results if not g.passed]
 
-        with c.measured("publish", phases):
-            published = 0
-            if not failed:
+        published, top = 0, np.array([], dtype=np.int64)
+        if not failed:
+            with c.measured("reasons", phases):
+                # The listed customers' top reasons from the version that scored them (TreeSHAP),
+                # for the listed rows only, as churn_assets.publishing does.
                 k = list_size(len(ids), spec.list_top_fraction)
                 top = np.argsort(ranks, kind="stable")[:k]
+                listed_rows = frame.iloc[np.flatnonzero(~excluded)[top]]
+                reasons = top_reasons(artifact, scoring_schema, listed_rows).reset_index(drop=True)
+
+        with c.measured("publish", phases):
+            if not failed:
                 rows = pd.DataFrame(
                     {
                         "model": model,
                         "month": month,
                         "customer_id": ids[top],
-                        "score": scores[top].astype("float64"),
+                        "score": scores[top],
                         "rank": ranks[top],
                         "model_version": version,
-                        "published_at": pd.Timestamp.now(tz="UTC"),
+                        "value": value[top] if value is not None else np.nan,
+                        "expected_loss": expected_loss[top] if value is not None else np.nan,
                     }
                 )
+                rows = pd.concat([rows, reasons], axis=1).assign(published_at=pd.Timestamp.now(tz="UTC"))
                 conn.execute("CREATE SCHEMA IF NOT EXISTS bare")
                 conn.execute("BEGIN TRANSACTION")
                 conn.register("incoming", rows)
@@ -439,6 +459,20 @@ def main(argv=None) -> int:
         f"floor: bare + Dagster's own work = {a['seconds'] + dagster_own:.1f} s, ratio {floor:.2f} "
         f"(the bodies' share above bare: {bodies - a['seconds']:+.1f} s)"
     )
+    # The project's own share: the asset bodies against the same work done bare (issue 23).
+    bodies_target = BODIES_TARGET_1M if customers >= 1_000_000 else BODIES_TARGET_SMALL
+    bodies_ok = bodies / a["seconds"] <= bodies_target
+    print(
+        f"bodies / bare {bodies / a['seconds']:.3f}   target <= {bodies_target} "
+        f"({'1M' if customers >= 1_000_000 else 'below 1M'}): {c.verdict(bodies_ok)}"
+    )
+    # Reasons and value (issue 24): their phases of the bare month, listed customers only.
+    extra = sum(a["phases"][phase]["seconds"] for phase in ("value", "reasons") if phase in a["phases"])
+    extra_ok = extra / a["seconds"] <= REASONS_VALUE_SHARE
+    print(
+        f"reasons + value {extra:.2f} s of the bare month's {a['seconds']:.1f} s: {extra / a['seconds']:.1%}   "
+        f"target <= {REASONS_VALUE_SHARE:.0%}: {c.verdict(extra_ok)}"
+    )
     if args.profile:
         print(f"profiles: {args.profile}-bare.txt/.html, {args.profile}-dagster.txt/.html")
     c.save_json(
@@ -455,6 +489,10 @@ def main(argv=None) -> int:
             "same_published_list": same,
             "dagster_own_seconds": dagster_own,
             "floor_ratio": floor,
+            "bodies_ratio": bodies / a["seconds"],
+            "bodies_target": bodies_target,
+            "reasons_value_seconds": extra,
+            "reasons_value_share": extra / a["seconds"],
         },
     )
     return 0
