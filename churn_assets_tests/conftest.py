@@ -136,6 +136,29 @@ def cli(home: Path, *args, env_extra=None, timeout=120) -> subprocess.CompletedP
     return subprocess.run([CLI, *args], capture_output=True, text=True, env=env, timeout=timeout)
 
 
+@pytest.fixture
+def cli_here(monkeypatch, capsys):
+    """`churn-assets ARGS` in this process (`churn_assets.cli.main`, the console script's entry),
+    for tests of arguments and settings refused before any work: a new process would add only
+    its imports (~3 s a call). Same result as `cli`: returncode, stdout, stderr."""
+
+    def run(home: Path, *args, env_extra=None) -> subprocess.CompletedProcess:
+        from churn_assets.cli import main
+
+        with monkeypatch.context() as env:
+            env.setenv("CHURN_HOME", str(home))
+            for name, value in (env_extra or {}).items():
+                env.setenv(name, value)
+            try:
+                code = main([str(a) for a in args])
+            except SystemExit as exit_:  # argparse's usage errors
+                code = exit_.code
+        out, err = capsys.readouterr()
+        return subprocess.CompletedProcess(["churn-assets", *map(str, args)], code, out, err)
+
+    return run
+
+
 def shipped_catalogue_with(folder: Path, change) -> Path:
     """The shipped catalogue with `change` (a function on its parsed YAML) applied, written to
     `folder/models.yaml`."""

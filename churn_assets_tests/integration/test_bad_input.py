@@ -40,33 +40,36 @@ def one_line_exit_2(result, message):
         (["run"], {"CHURN_MODELS": "/"}, "is a folder; point CHURN_MODELS at the catalogue file"),
     ],
 )
-def test_bad_arguments_and_settings(home, args, env_extra, message):
-    one_line_exit_2(cli(home, *args, env_extra=env_extra), message)
+def test_bad_arguments_and_settings(home, cli_here, args, env_extra, message):
+    one_line_exit_2(cli_here(home, *args, env_extra=env_extra), message)
 
 
-def test_a_churn_home_that_cannot_hold_local_state(tmp_path):
+def test_a_churn_home_that_cannot_hold_local_state(tmp_path, cli_here):
     a_file = tmp_path / "a-file"
     a_file.write_text("not a folder")
-    one_line_exit_2(cli(a_file, "run"), f"CHURN_HOME={a_file} is a file, not a folder")
-    one_line_exit_2(cli(a_file / "below", "seed"), "cannot be used for local state (Not a directory)")
+    one_line_exit_2(cli_here(a_file, "run"), f"CHURN_HOME={a_file} is a file, not a folder")
+    one_line_exit_2(cli_here(a_file / "below", "seed"), "cannot be used for local state (Not a directory)")
     # A place nobody can create (procfs refuses new entries, even to root).
-    one_line_exit_2(cli(Path("/proc/churn-home"), "seed"), "CHURN_HOME=/proc/churn-home cannot be used for local state")
+    one_line_exit_2(
+        cli_here(Path("/proc/churn-home"), "seed"), "CHURN_HOME=/proc/churn-home cannot be used for local state"
+    )
 
 
-def test_champion_prints_the_version_that_scored_the_month_or_says_why_not(home):
+def test_champion_prints_the_version_that_scored_the_month_or_says_why_not(home, cli_here):
     result = cli(home, "champion", "--model", "churn", "--month", f"{END_MONTH:%Y-%m}")
     assert result.returncode == 0, result.stderr
     (scored,) = query(home, "SELECT DISTINCT model_version FROM churn.predictions WHERE model = 'churn' AND month = ?",
                       [END_MONTH])["model_version"]  # fmt: skip
     assert result.stdout.strip() == str(int(scored))  # only the number: the pipeline reads it
-    one_line_exit_2(cli(home, "champion", "--model", "churm", "--month", "2025-06"), "--model: unknown model 'churm'")
-    one_line_exit_2(cli(home, "champion", "--month", "2024-09"), "model 'churn' has no champion for 2024-09-01")
+    unknown = cli_here(home, "champion", "--model", "churm", "--month", "2025-06")
+    one_line_exit_2(unknown, "--model: unknown model 'churm'")
+    one_line_exit_2(cli_here(home, "champion", "--month", "2024-09"), "model 'churn' has no champion for 2024-09-01")
 
 
-def test_export_into_a_folder_that_cannot_be_created(home, tmp_path):
+def test_export_into_a_folder_that_cannot_be_created(home, tmp_path, cli_here):
     blocker = tmp_path / "blocker"
     blocker.write_text("a file where a folder is wanted")
-    result = cli(home, "export-predictions", "--month", f"{END_MONTH:%Y-%m}", "--out", str(blocker / "x.parquet"))
+    result = cli_here(home, "export-predictions", "--month", f"{END_MONTH:%Y-%m}", "--out", str(blocker / "x.parquet"))
     one_line_exit_2(result, f"--out: cannot create the folder {blocker}")
 
 
@@ -123,23 +126,23 @@ def test_export_into_a_folder_that_cannot_be_created(home, tmp_path):
         ),
     ],
 )
-def test_configuration_mistakes_are_caught_before_any_step_runs(home, tmp_path, change, message):
+def test_configuration_mistakes_are_caught_before_any_step_runs(home, tmp_path, cli_here, change, message):
     catalogue = shipped_catalogue_with(tmp_path, change)
     published = query(home, "SELECT count(*) AS n, count(DISTINCT model) AS models FROM churn.published_predictions")
     for command in ("check", "run"):
-        one_line_exit_2(cli(home, command, env_extra={"CHURN_MODELS": str(catalogue)}), message)
+        one_line_exit_2(cli_here(home, command, env_extra={"CHURN_MODELS": str(catalogue)}), message)
     # Nothing was published (nor replaced) by the refused run.
     assert query(home, "SELECT count(*) AS n, count(DISTINCT model) AS models FROM churn.published_predictions").equals(
         published
     )
 
 
-def test_a_text_value_column_is_refused_by_check_and_blocked_by_the_contract_at_run(home, tmp_path):
+def test_a_text_value_column_is_refused_by_check_and_blocked_by_the_contract_at_run(home, tmp_path, cli_here):
     """Types are checked against the source by `check` (run does not sample the source at load):
     at run, the data contract refuses a customer value that is not a number, and nothing is published."""
     catalogue = shipped_catalogue_with(tmp_path, lambda d: d["models"]["churn"].update(value_column="plan"))
     one_line_exit_2(
-        cli(home, "check", env_extra={"CHURN_MODELS": str(catalogue)}),
+        cli_here(home, "check", env_extra={"CHURN_MODELS": str(catalogue)}),
         "model 'churn', key 'value_column': plan holds text in the source",
     )
     published = query(home, "SELECT count(*) AS n FROM churn.published_predictions")
@@ -148,9 +151,9 @@ def test_a_text_value_column_is_refused_by_check_and_blocked_by_the_contract_at_
     assert query(home, "SELECT count(*) AS n FROM churn.published_predictions").equals(published)
 
 
-def test_a_list_capacity_written_as_a_whole_float_is_accepted(home, tmp_path):
+def test_a_list_capacity_written_as_a_whole_float_is_accepted(home, tmp_path, cli_here):
     catalogue = shipped_catalogue_with(tmp_path, lambda d: d["models"]["churn"]["gates"].update(list_capacity=8000.0))
-    result = cli(home, "check", env_extra={"CHURN_MODELS": str(catalogue)})
+    result = cli_here(home, "check", env_extra={"CHURN_MODELS": str(catalogue)})
     assert result.returncode == 0, result.stderr
 
 
@@ -206,7 +209,7 @@ def test_sql_cannot_touch_a_file_outside_the_warehouse(home, tmp_path, statement
     assert query(home, "SELECT count(*) AS n FROM churn.published_predictions")["n"].iloc[0] > 0
 
 
-def test_a_semicolon_separated_file_source_says_which_separator_to_set(tmp_path):
+def test_a_semicolon_separated_file_source_says_which_separator_to_set(tmp_path, cli_here):
     import pandas as pd
 
     data = yaml.safe_load(DEFAULT_CATALOG.read_text())
@@ -221,6 +224,6 @@ def test_a_semicolon_separated_file_source_says_which_separator_to_set(tmp_path)
     catalogue = tmp_path / "models.yaml"
     catalogue.write_text(yaml.safe_dump(data, sort_keys=False))
     for command in ("check", "run"):
-        result = cli(tmp_path / "home", command, env_extra={"CHURN_MODELS": str(catalogue)})
+        result = cli_here(tmp_path / "home", command, env_extra={"CHURN_MODELS": str(catalogue)})
         one_line_exit_2(result, "the fields look separated by ';'; set `separator: ';'` on the source")
         assert "seed" not in result.stderr

@@ -29,8 +29,10 @@ def cli(*args, env_extra=None, tmp_path=None):
         (["seed", "--end-month", "June"], {}, "--end-month"),
     ],
 )
-def test_bad_input_is_one_line_and_exit_2(tmp_path, args, env_extra, message):
-    result = cli(*args, env_extra=env_extra, tmp_path=tmp_path)
+def test_bad_input_is_one_line_and_exit_2(tmp_path, cli_here, args, env_extra, message):
+    # In this process (argument errors, nothing runs); the installed command's own exit codes are
+    # shown by the tests below, which run it as a user does.
+    result = cli_here(tmp_path, *args, env_extra=env_extra)
     assert result.returncode == 2, result.stderr
     assert message in result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
