@@ -339,6 +339,12 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--max-rss-gb", type=float, default=14.0, help="watchdog: kill a path whose RSS passes this (default 14)"
     )
+    parser.add_argument(
+        "--list-fraction",
+        type=float,
+        help="list this share of eligible customers (the shipped 0.1 lists 94,000 of 1M; default: the shipped "
+        "capacity, 8,000 customers, the list the retention team can call)",
+    )
     parser.add_argument("--json", help="also write the figures to this JSON file")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--home", type=Path, help=argparse.SUPPRESS)
@@ -361,6 +367,15 @@ def main(argv=None) -> int:
     c.header(f"overhead: bare script vs Dagster, 1 model, 1 month, {customers:,} customers")
     catalog_raw = c.bench_catalog(("churn",))
     model = "churn"
+    gates = catalog_raw["models"][model]["gates"]
+    if args.list_fraction is None:
+        # The list the retention team can call: the shipped capacity (8,000 a month), which the
+        # shipped list_capacity gate enforces, rather than 10 % of 1M customers (94,000).
+        capacity = c.shipped_catalog()["models"][model]["gates"]["list_capacity"]
+        catalog_raw["models"][model]["list_top_fraction"] = round(capacity / customers, 6)
+        gates["list_capacity"] = capacity
+    else:
+        catalog_raw["models"][model]["list_top_fraction"] = args.list_fraction
     spec_features = len(catalog_raw["models"][model]["features"])
     prepared, _ = c.prepared_warehouse(args.cache, customers, catalog_raw, [model], args.max_rss_gb * 1024)
 
@@ -423,11 +438,15 @@ def main(argv=None) -> int:
         )
     print(f"      {'run, outside steps':<26}{c.fmt_s(b['run_seconds'] - in_steps):>10}   (Dagster between steps)")
     print(f"      {'after the run':<26}{c.fmt_s(b['after_run_seconds']):>10}")
-    bodies = sum(b["bodies_seconds"].values())
-    dagster_own = b["seconds"] - bodies
+    all_bodies = sum(b["bodies_seconds"].values())
+    dagster_own = b["seconds"] - all_bodies
+    looking_back = sum(v for k, v in b["bodies_seconds"].items() if k in c.LOOKING_BACK)
+    bodies = all_bodies - looking_back  # the assets whose work the bare path does too
     print(
-        f"    inside the asset bodies (the project's code) {c.fmt_s(bodies)}; Dagster's own work (the rest: "
-        f"definitions, instance, run and event records) {c.fmt_s(dagster_own)}"
+        f"    inside the asset bodies (the project's code) {c.fmt_s(all_bodies)}: the month's work "
+        f"{c.fmt_s(bodies)}, looking back (drift, list outcome, report; not in the bare path) "
+        f"{c.fmt_s(looking_back)}; Dagster's own work (the rest: definitions, instance, run and event records) "
+        f"{c.fmt_s(dagster_own)}"
     )
     for m in b["models"]:
         print(
@@ -454,23 +473,24 @@ def main(argv=None) -> int:
         f"{b['peak_rss_mb'] / a['peak_rss_mb']:.2f}"
     )
     # The ratio reachable if the bodies cost exactly the bare path: Dagster's own work is the floor.
-    floor = (a["seconds"] + dagster_own) / a["seconds"]
+    floor = (a["seconds"] + dagster_own + looking_back) / a["seconds"]
     print(
-        f"floor: bare + Dagster's own work = {a['seconds'] + dagster_own:.1f} s, ratio {floor:.2f} "
-        f"(the bodies' share above bare: {bodies - a['seconds']:+.1f} s)"
+        f"floor: bare + looking back + Dagster's own work = {a['seconds'] + looking_back + dagster_own:.1f} s, "
+        f"ratio {floor:.2f} (the month's bodies above bare: {bodies - a['seconds']:+.1f} s)"
     )
     # The project's own share: the asset bodies against the same work done bare (issue 23).
     bodies_target = BODIES_TARGET_1M if customers >= 1_000_000 else BODIES_TARGET_SMALL
     bodies_ok = bodies / a["seconds"] <= bodies_target
     print(
-        f"bodies / bare {bodies / a['seconds']:.3f}   target <= {bodies_target} "
+        f"bodies (the month's work) / bare {bodies / a['seconds']:.3f}   target <= {bodies_target} "
         f"({'1M' if customers >= 1_000_000 else 'below 1M'}): {c.verdict(bodies_ok)}"
     )
     # Reasons and value (issue 24): their phases of the bare month, listed customers only.
     extra = sum(a["phases"][phase]["seconds"] for phase in ("value", "reasons") if phase in a["phases"])
     extra_ok = extra / a["seconds"] <= REASONS_VALUE_SHARE
     print(
-        f"reasons + value {extra:.2f} s of the bare month's {a['seconds']:.1f} s: {extra / a['seconds']:.1%}   "
+        f"reasons + value {extra:.2f} s ({extra / max(a['published'], 1) * 1000:.2f} s per 1,000 listed) of the bare "
+        f"month's {a['seconds']:.1f} s: {extra / a['seconds']:.1%}   "
         f"target <= {REASONS_VALUE_SHARE:.0%}: {c.verdict(extra_ok)}"
     )
     if args.profile:
@@ -488,6 +508,8 @@ def main(argv=None) -> int:
             "pass": ok,
             "same_published_list": same,
             "dagster_own_seconds": dagster_own,
+            "looking_back_seconds": looking_back,
+            "list_fraction": catalog_raw["models"][model]["list_top_fraction"],
             "floor_ratio": floor,
             "bodies_ratio": bodies / a["seconds"],
             "bodies_target": bodies_target,
