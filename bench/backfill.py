@@ -196,7 +196,7 @@ def run_figures(runs: list[dict], began: float, ended: float) -> dict:
 def dagster_services(home: Path, catalog: Path, kind: str, logs: Path):
     """`make ui` (kind "local"), or the deployed instance on PostgreSQL with runs as processes
     (kind "deployed"): yields (graphql port, environment, started processes)."""
-    from churn_assets_tests.integration import snowflake_fixtures as fx
+    from churn_assets_tests.support import services as fx
 
     env = base_env(home, catalog)
     dagster_home = home / "dagster"
@@ -216,7 +216,7 @@ def dagster_services(home: Path, catalog: Path, kind: str, logs: Path):
     else:
         import psycopg2
 
-        from churn_assets_tests.integration.conftest import PG, write_process_launched_instance
+        from churn_assets_tests.support.postgres import PG, write_process_launched_instance
 
         database = f"churn_bench_{uuid.uuid4().hex[:10]}"
         with contextlib.closing(psycopg2.connect(dbname="postgres", **PG)) as admin:
@@ -257,7 +257,7 @@ def dagster_services(home: Path, catalog: Path, kind: str, logs: Path):
         if database:
             import psycopg2
 
-            from churn_assets_tests.integration.conftest import PG
+            from churn_assets_tests.support.postgres import PG
 
             with contextlib.closing(psycopg2.connect(dbname="postgres", **PG)) as admin:
                 admin.autocommit = True
@@ -272,7 +272,7 @@ def dagster_services(home: Path, catalog: Path, kind: str, logs: Path):
 
 def through_the_daemon(home: Path, catalog: Path, months: list[str], kind: str, instance: str, logs: Path) -> dict:
     """A backfill of `months`, launched as the UI launches it; its figures (see the module's docstring)."""
-    from churn_assets_tests.integration import snowflake_fixtures as fx
+    from churn_assets_tests.support import services as fx
 
     logs.mkdir(parents=True)
     with dagster_services(home, catalog, instance, logs) as (port, env, started):
@@ -380,8 +380,8 @@ def union_seconds(spans: list[tuple[float, float]]) -> float:
 
 
 def same_results(a: Path, b: Path) -> bool:
-    """Published lists, registry and gate results of the two warehouses are equal (test_backfill's digests)."""
-    from churn_assets_tests.integration.test_backfill import digests
+    """Published lists, registry and gate results of the two warehouses are equal (the backfill tests' digests)."""
+    from churn_assets_tests.support.backfills import digests
 
     return digests(a) == digests(b)
 

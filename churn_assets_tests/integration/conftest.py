@@ -1,27 +1,19 @@
-"""Fixtures of the tests that run Dagster's deployed processes on the machine's PostgreSQL."""
+"""Fixtures of the integration tests: Dagster's deployed processes on the machine's PostgreSQL, a
+local alert webhook, and the webserver on the completed warehouse."""
 
 import os
+import shutil
+import subprocess
+import time
+import urllib.request
 import uuid
-from pathlib import Path
 
 import psycopg2  # dagster-postgres's driver
 import pytest
-import yaml
 
-from churn_assets_tests.integration.snowflake_fixtures import REPO
-
-PG = {
-    "host": os.environ.get("CHURN_TEST_PG_HOST", "127.0.0.1"),
-    "port": int(os.environ.get("CHURN_TEST_PG_PORT", "5432")),
-    "user": os.environ.get("CHURN_TEST_PG_USER", "postgres"),
-    "password": os.environ.get("CHURN_TEST_PG_PASSWORD", ""),
-}
-
-
-def _admin():
-    connection = psycopg2.connect(dbname="postgres", **PG)
-    connection.autocommit = True
-    return connection
+from churn_assets_tests.support.pipeline import dagster_instance
+from churn_assets_tests.support.postgres import PG, _admin, write_process_launched_instance
+from churn_assets_tests.support.services import VENV_BIN, free_port
 
 
 @pytest.fixture
@@ -44,15 +36,6 @@ def postgres_database():
             )
             cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
         admin.close()
-
-
-def write_process_launched_instance(home: Path) -> None:
-    """deploy/dagster.yaml into `home` with runs launched as processes (DefaultRunLauncher) instead
-    of containers: the deployed instance for tests and benchmarks that run no Docker."""
-    instance = yaml.safe_load((REPO / "deploy" / "dagster.yaml").read_text())
-    assert instance["run_launcher"]["class"] == "DockerRunLauncher", "deploy/dagster.yaml changed its launcher"
-    instance["run_launcher"] = {"module": "dagster.core.launcher", "class": "DefaultRunLauncher"}
-    (home / "dagster.yaml").write_text(yaml.safe_dump(instance))
 
 
 @pytest.fixture
@@ -80,9 +63,48 @@ def deployment_env(tmp_path, postgres_database):
 def receiver(monkeypatch):
     """A real local HTTP server as the alerts' generic webhook (test_alerts.py has its own, with
     every channel)."""
-    from churn_assets_tests.integration.test_alerts import Receiver
+    from churn_assets_tests.support.alerting import Receiver
 
     server = Receiver()
     monkeypatch.setenv("CHURN_ALERT_WEBHOOK_URL", server.url + "/hook")
     yield server
     server.server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def webserver(completed_home, tmp_path_factory):
+    """dagster-webserver on a copy of the completed warehouse and its run history: (URL, home)."""
+    home = tmp_path_factory.mktemp("ui")
+    shutil.copy(completed_home / "warehouse.duckdb", home / "warehouse.duckdb")
+    shutil.copytree(completed_home / "dagster", home / "dagster")  # the run history of every month
+    dagster_instance(home)  # writes the project's instance config into home/dagster
+    port = free_port()
+    env = {**os.environ, "CHURN_HOME": str(home), "DAGSTER_HOME": str(home / "dagster")}
+    log = open(home / "webserver.log", "w")
+    process = subprocess.Popen(
+        [str(VENV_BIN / "dagster-webserver"), "-m", "churn_assets", "-h", "127.0.0.1", "-p", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(url + "/server_info", timeout=2)
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(
+                        "webserver did not start: " + (home / "webserver.log").read_text()[-2000:]
+                    ) from None
+                time.sleep(0.5)
+        yield url, home
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()

@@ -1,52 +1,15 @@
 """Alerts reach Teams, Slack and a generic webhook: a real local HTTP server receives them."""
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from dagster import DagsterEventType, DagsterInstance, build_run_status_sensor_context, build_sensor_context
 
 from churn_assets import alerts
-from churn_assets.definitions import build_definitions
 from churn_assets.simulate.incidents import apply_incident
-from churn_assets_tests.conftest import END_MONTH, churn_home, run_pipeline
-
-
-class Receiver:
-    """A local HTTP server recording every POST; can be told to fail the next N requests (after
-    letting `succeed_first` through)."""
-
-    def __init__(self):
-        self.received: list[tuple[str, dict]] = []
-        self.fail_next = self.succeed_first = 0
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - http.server's naming
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                if receiver.succeed_first:
-                    receiver.succeed_first -= 1
-                elif receiver.fail_next:
-                    receiver.fail_next -= 1
-                    self.send_response(500)
-                    self.end_headers()
-                    return
-                receiver.received.append((self.path, json.loads(body)))
-                self.send_response(200)
-                self.end_headers()
-                self.wfile.write(b"ok" if self.path == "/slack" else b"1")
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def on(self, path):
-        return [body for p, body in self.received if p == path]
+from churn_assets_tests.support.alerting import Receiver, sensors, tick, ticks_until_quiet
+from churn_assets_tests.support.pipeline import END_MONTH, run_pipeline
 
 
 @pytest.fixture
@@ -67,28 +30,6 @@ def failed_month(history_copy):
     report = run_pipeline(history_copy, first=END_MONTH, last=END_MONTH)
     assert not report.all_succeeded
     return history_copy, report.months[0].run_id
-
-
-def sensors(home):
-    with churn_home(home):
-        defs = build_definitions()
-    return {s.name: s for s in defs.sensors}, alerts.notifier_from_environment()
-
-
-def tick(sensor_def, instance, notifier, cursor):
-    context = build_sensor_context(instance=instance, cursor=cursor, resources={"alerts": notifier})
-    sensor_def.evaluate_tick(context)
-    return context.cursor
-
-
-def ticks_until_quiet(sensor_def, instance, notifier, cursor, at_most=40):
-    """Tick as the daemon does, each from the cursor the last one left, until nothing moves."""
-    for _ in range(at_most):
-        new = tick(sensor_def, instance, notifier, cursor)
-        if new == cursor:
-            return cursor
-        cursor = new
-    raise AssertionError(f"the cursor still moves after {at_most} ticks")
 
 
 def test_a_failed_gate_reaches_every_channel_once_across_restarts(failed_month, receiver, monkeypatch):
@@ -353,8 +294,8 @@ def test_a_failed_churn_assets_run_alerts_through_the_daemon(history_copy, recei
     import time
 
     from churn_assets.local_instance import prepare_local_instance
-    from churn_assets_tests.conftest import cli
-    from churn_assets_tests.integration.snowflake_fixtures import REPO, VENV_BIN, Process, processes, wait_until
+    from churn_assets_tests.support.pipeline import cli
+    from churn_assets_tests.support.services import REPO, VENV_BIN, Process, processes, wait_until
 
     dagster_home = prepare_local_instance(history_copy / "dagster")
     env = {

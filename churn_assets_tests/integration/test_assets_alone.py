@@ -8,7 +8,7 @@ import pytest
 from dagster import AssetKey, materialize
 
 from churn_assets.definitions import build_definitions
-from churn_assets_tests.conftest import END_MONTH, churn_home, dagster_instance, query
+from churn_assets_tests.support.pipeline import END_MONTH, churn_home, dagster_instance, query
 
 PARTITION = END_MONTH.isoformat()
 

@@ -15,9 +15,9 @@ import subprocess
 import pytest
 import yaml
 
-from churn_assets_tests.conftest import run_pipeline, seed
-from churn_assets_tests.integration.conftest import PG
-from churn_assets_tests.integration.snowflake_fixtures import REPO, VENV_BIN
+from churn_assets_tests.support.pipeline import run_pipeline, seed
+from churn_assets_tests.support.postgres import PG
+from churn_assets_tests.support.services import REPO, VENV_BIN
 
 PIPELINE = REPO / "azure-pipelines.yml"
 STAGES = ["Tests", "Build", "Train", "Validation", "Deploy"]

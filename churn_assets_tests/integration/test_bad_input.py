@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from churn_assets.catalog import DEFAULT_CATALOG
-from churn_assets_tests.conftest import END_MONTH, cli, query, shipped_catalogue_with
+from churn_assets_tests.support.pipeline import END_MONTH, cli, query, shipped_catalogue_with
 
 
 @pytest.fixture(scope="module")

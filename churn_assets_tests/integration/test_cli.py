@@ -164,7 +164,7 @@ def test_seeding_before_the_partitions_start_is_refused_saying_how_many_months_f
     ],
 )
 def test_check_and_run_refuse_a_held_out_catalogue(monkeypatch, capsys, tmp_path, change, message):
-    from churn_assets_tests.conftest import shipped_catalogue_with
+    from churn_assets_tests.support.pipeline import shipped_catalogue_with
 
     catalogue = shipped_catalogue_with(tmp_path, change)
     for command in ("check", "run"):

@@ -17,9 +17,9 @@ import subprocess
 import psycopg2  # dagster-postgres's driver
 import pytest
 
-from churn_assets_tests.conftest import run_pipeline, seed
-from churn_assets_tests.integration.conftest import PG
-from churn_assets_tests.integration.snowflake_fixtures import (
+from churn_assets_tests.support.pipeline import run_pipeline, seed
+from churn_assets_tests.support.postgres import PG
+from churn_assets_tests.support.services import (
     REPO,
     VENV_BIN,
     Process,

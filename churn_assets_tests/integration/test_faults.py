@@ -9,12 +9,12 @@ import textwrap
 import threading
 
 import duckdb
-import numpy as np
 import pandas as pd
 from dagster import DagsterEventType
 
 from churn_assets.warehouse import DuckDBWarehouse
-from churn_assets_tests.conftest import END_MONTH, dagster_instance, query, run_pipeline
+from churn_assets_tests.support.frames import month_frame
+from churn_assets_tests.support.pipeline import END_MONTH, dagster_instance, query, run_pipeline
 
 
 def events(home, run_id, kind):
@@ -59,20 +59,6 @@ def test_a_permanent_error_fails_fast_with_a_clear_message(history_copy, monkeyp
     assert events(history_copy, report.months[0].run_id, DagsterEventType.STEP_UP_FOR_RETRY) == []
 
 
-def month_frame(version: int, rows: int) -> pd.DataFrame:
-    ids = np.arange(rows)
-    return pd.DataFrame(
-        {
-            "model": "churn",
-            "month": pd.Timestamp("2025-06-01").date(),
-            "customer_id": ids,
-            "score": np.full(rows, version / 10),
-            "rank": ids + 1,
-            "model_version": version,
-        }
-    )
-
-
 def test_readers_never_see_a_half_written_or_mixed_month(tmp_path):
     warehouse = DuckDBWarehouse(database=str(tmp_path / "w.duckdb"))
     key = {"model": "churn", "month": pd.Timestamp("2025-06-01").date()}
@@ -111,7 +97,7 @@ def test_a_publish_killed_with_sigkill_leaves_the_month_whole(tmp_path):
         import sys
         sys.path.insert(0, {str(os.getcwd())!r})
         from churn_assets.warehouse import DuckDBWarehouse
-        from churn_assets_tests.integration.test_faults import month_frame
+        from churn_assets_tests.support.frames import month_frame
         import pandas as pd
         original = DuckDBWarehouse._write_frame
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from churn_assets_tests.conftest import cli, query
-from churn_assets_tests.integration.test_your_own_data import MONTHS, growth_panel, panel_catalogue
+from churn_assets_tests.support.panels import MONTHS, growth_panel, panel_catalogue
+from churn_assets_tests.support.pipeline import cli, query
 
 PANEL = Path("data") / "panel.csv.gz"
 
@@ -119,7 +119,7 @@ def warehouse(request, tmp_path):
         yield DuckDBWarehouse(database=str(tmp_path / "warehouse.duckdb"))
         return
     from churn_assets.environment import load_environment
-    from churn_assets_tests.integration.snowflake_fixtures import (
+    from churn_assets_tests.support.fake_snowflake import (
         environment_variables,
         fake_snowflake,
         snowflake_variables,

@@ -9,7 +9,14 @@ from dagster import DagsterEventType, build_run_status_sensor_context, build_sen
 from churn_assets import alerts
 from churn_assets.definitions import build_definitions
 from churn_assets.simulate.incidents import INCIDENTS, apply_incident
-from churn_assets_tests.conftest import END_MONTH, churn_home, dagster_instance, query, run_pipeline
+from churn_assets_tests.support.pipeline import (
+    END_MONTH,
+    churn_home,
+    dagster_instance,
+    latest_evaluation,
+    query,
+    run_pipeline,
+)
 
 SNAPSHOT = "customers/snapshot"
 # incident -> what must stop it: ("gate", asset, check, words in its description) or ("error", words)
@@ -50,14 +57,6 @@ def format_matrix() -> list[str]:
     return [f"Bad-input matrix (month {END_MONTH}):"] + [
         "  " + "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)) for row in rows
     ]
-
-
-def latest_evaluation(home, asset: str, check: str):
-    from dagster import AssetCheckKey, AssetKey
-
-    key = AssetCheckKey(AssetKey(asset.split("/")), check)
-    record = dagster_instance(home).event_log_storage.get_latest_asset_check_execution_by_key([key]).get(key)
-    return record.event.dagster_event.event_specific_data if record and record.event else None
 
 
 def published(home):

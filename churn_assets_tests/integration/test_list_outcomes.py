@@ -19,10 +19,17 @@ from churn_assets.keys import model_key
 from churn_assets.rules.lists import rank_scores
 from churn_assets.rules.months import add_months, month_range
 from churn_assets.simulate.incidents import apply_incident
-from churn_assets_tests.conftest import END_MONTH, FIRST_MONTH, cli, dagster_instance, query, run_pipeline
-from churn_assets_tests.integration.test_alerts import sensors, ticks_until_quiet
-from churn_assets_tests.integration.test_incidents import latest_evaluation
-from churn_assets_tests.integration.test_ui import CHECK_STATUSES, graphql, shown_status, webserver  # noqa: F401
+from churn_assets_tests.support.alerting import sensors, ticks_until_quiet
+from churn_assets_tests.support.pipeline import (
+    END_MONTH,
+    FIRST_MONTH,
+    cli,
+    dagster_instance,
+    latest_evaluation,
+    query,
+    run_pipeline,
+)
+from churn_assets_tests.support.ui import CHECK_STATUSES, graphql, shown_status
 
 HORIZON = 3  # churn's horizon_months in the shipped catalogue
 OUTCOME, DRIFT = model_key("churn", "list_outcome"), model_key("churn", "feature_drift")
@@ -213,7 +220,7 @@ def test_random_lists_pass_every_gate_before_publishing_then_fail_realised_lift_
     assert len(receiver.on("/hook")) == 1
 
 
-def test_lineage_shows_the_outcome_downstream_of_the_list_it_judges(webserver):  # noqa: F811 - the fixture
+def test_lineage_shows_the_outcome_downstream_of_the_list_it_judges(webserver):
     url, _ = webserver
     data = graphql(
         url,
@@ -263,7 +270,7 @@ def test_lineage_shows_the_outcome_downstream_of_the_list_it_judges(webserver): 
 
 def test_your_own_data_gets_outcomes_and_drift_with_no_further_key(tmp_path):
     """The README's own-data catalogue names neither threshold: both gates run on their defaults."""
-    from churn_assets_tests.integration.test_your_own_data import MONTHS, growth_panel, panel_catalogue
+    from churn_assets_tests.support.panels import MONTHS, growth_panel, panel_catalogue
 
     growth_panel(tmp_path)
     catalogue = panel_catalogue(tmp_path)
@@ -320,7 +327,7 @@ def test_a_blocked_months_outcome_is_that_of_the_list_in_force(completed_copy):
 
     from churn_assets import outcomes
     from churn_assets.environment import load_environment
-    from churn_assets_tests.conftest import churn_home
+    from churn_assets_tests.support.pipeline import churn_home
 
     blocked, in_force = dt.date(2025, 2, 1), dt.date(2025, 1, 1)
     with duckdb.connect(str(completed_copy / "warehouse.duckdb")) as conn:

@@ -9,13 +9,13 @@ from churn_assets import drift, outcomes
 from churn_assets.catalog import load_catalog
 from churn_assets.environment import load_environment
 from churn_assets.warehouse import outcomes as stored
-from churn_assets_tests.conftest import query
-from churn_assets_tests.integration.snowflake_fixtures import (
+from churn_assets_tests.support.fake_snowflake import (
     environment_variables,
     fake_snowflake,
     load_source_from_duckdb,
     snowflake_variables,
 )
+from churn_assets_tests.support.pipeline import query
 
 JUDGED, EVALUATED = dt.date(2024, 12, 1), dt.date(2025, 3, 1)
 

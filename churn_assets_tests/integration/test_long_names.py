@@ -3,7 +3,7 @@ the longest length the catalogue accepts snapshot, train, publish and write thei
 the real CLI, so every table, file and Dagster key made from them is valid."""
 
 from churn_assets.catalog import MAX_NAME_LENGTH
-from churn_assets_tests.conftest import cli, query, shipped_catalogue_with
+from churn_assets_tests.support.pipeline import cli, query, shipped_catalogue_with
 
 MODEL = ("churn_" + "x" * MAX_NAME_LENGTH)[:MAX_NAME_LENGTH]
 SOURCE = ("customers_" + "y" * MAX_NAME_LENGTH)[:MAX_NAME_LENGTH]

@@ -8,7 +8,7 @@ import pandas as pd
 import yaml
 
 from churn_assets.catalog import DEFAULT_CATALOG, load_catalog
-from churn_assets_tests.conftest import END_MONTH, churn_home, query, run_pipeline, seed
+from churn_assets_tests.support.pipeline import END_MONTH, churn_home, query, run_pipeline, seed
 
 
 def test_three_models_share_one_snapshot_and_all_publish(tmp_path):

@@ -7,7 +7,7 @@ import pandas as pd
 from churn_assets.catalog import load_catalog
 from churn_assets.rules.months import add_months
 from churn_assets.simulate.incidents import apply_incident, reset
-from churn_assets_tests.conftest import END_MONTH, FIRST_MONTH, query, run_pipeline
+from churn_assets_tests.support.pipeline import END_MONTH, FIRST_MONTH, query, run_pipeline
 
 CHURN = load_catalog().models["churn"]
 FIRST_TRAINABLE = add_months(FIRST_MONTH, CHURN.horizon_months)
@@ -245,7 +245,7 @@ def test_check_evaluations_belong_to_their_month_without_skipped_twins(history_h
     from dagster import AssetCheckKey
 
     from churn_assets.keys import model_key
-    from churn_assets_tests.conftest import dagster_instance
+    from churn_assets_tests.support.pipeline import dagster_instance
 
     instance = dagster_instance(history_home)
     judged = query(history_home, "SELECT DISTINCT month FROM churn.gate_results WHERE asset = 'churn/predictions'")
@@ -270,7 +270,7 @@ def test_a_blocked_list_is_not_published_by_materialising_the_published_asset_al
     only `published_predictions` of a blocked month (a click in the UI) is refused as well."""
     from churn_assets.definitions import ALL_MODELS_JOB, build_definitions
     from churn_assets.keys import model_key
-    from churn_assets_tests.conftest import churn_home, dagster_instance
+    from churn_assets_tests.support.pipeline import churn_home, dagster_instance
 
     month = END_MONTH
     published_before = query(

@@ -9,7 +9,7 @@ import duckdb
 
 from churn_assets.rules.months import add_months
 from churn_assets.simulate.incidents import CLEAN, VIEW, _keep_clean_copy
-from churn_assets_tests.conftest import END_MONTH, FIRST_MONTH, query, run_pipeline
+from churn_assets_tests.support.pipeline import END_MONTH, FIRST_MONTH, query, run_pipeline
 
 SEP, OCT, NOV, DEC = (add_months(FIRST_MONTH, i) for i in range(4))
 

@@ -10,7 +10,7 @@ import duckdb
 import pandas as pd
 
 from churn_assets.reasons import REASON_COLUMNS, reason_counts
-from churn_assets_tests.conftest import END_MONTH, cli, query
+from churn_assets_tests.support.pipeline import END_MONTH, cli, query
 
 
 def test_every_published_customer_has_reasons_that_match_their_snapshot(completed_home):
@@ -64,7 +64,7 @@ def test_migrate_adds_the_reason_columns_to_a_table_published_before_them(comple
 def test_the_published_months_report_shows_reasons_and_value_at_risk_in_a_browser(completed_home, tmp_path):
     from PIL import Image
 
-    from churn_assets_tests.integration.test_ui import chromium
+    from churn_assets_tests.support.ui import chromium
 
     page = completed_home / "reports" / "churn" / f"{END_MONTH}.html"
     listed = query(

@@ -11,7 +11,7 @@ from churn_assets.catalog import DEFAULT_CATALOG, load_catalog
 from churn_assets.environment import load_environment
 from churn_assets.rules.months import add_months
 from churn_assets.warehouse import registry
-from churn_assets_tests.conftest import END_MONTH, FIRST_MONTH, churn_home, query, run_pipeline
+from churn_assets_tests.support.pipeline import END_MONTH, FIRST_MONTH, churn_home, query, run_pipeline
 
 
 def catalogue_with(tmp_path, **changes):

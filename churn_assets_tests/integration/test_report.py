@@ -13,8 +13,8 @@ import pandas as pd
 from churn_assets.reports import Link, Page, Section, Strong, Table, paragraph, to_html, to_markdown
 from churn_assets.rules.months import add_months
 from churn_assets.simulate.incidents import apply_incident
-from churn_assets_tests.conftest import END_MONTH, query, run_pipeline
-from churn_assets_tests.integration.test_ui import chromium
+from churn_assets_tests.support.pipeline import END_MONTH, query, run_pipeline
+from churn_assets_tests.support.ui import chromium
 
 
 def test_a_published_month_links_its_whole_list_and_who_enters_and_leaves(history_home):

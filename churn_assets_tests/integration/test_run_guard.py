@@ -10,7 +10,7 @@ from pathlib import Path
 
 from dagster import DagsterRunStatus, RunsFilter
 
-from churn_assets_tests.conftest import CLI, END_MONTH, dagster_instance, query
+from churn_assets_tests.support.pipeline import CLI, END_MONTH, dagster_instance, query
 
 
 def run_command(home: Path) -> dict:

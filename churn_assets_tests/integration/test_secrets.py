@@ -14,18 +14,20 @@ import urllib.request
 
 import pytest
 
-from churn_assets_tests.conftest import seed
-from churn_assets_tests.integration.snowflake_fixtures import (
+from churn_assets_tests.support.fake_snowflake import (
     FAKE_CREDENTIALS,
-    VENV_BIN,
-    Process,
     environment_variables,
     fake_snowflake,
+    load_source_from_duckdb,
+    snowflake_variables,
+)
+from churn_assets_tests.support.pipeline import seed
+from churn_assets_tests.support.services import (
+    VENV_BIN,
+    Process,
     free_port,
     graphql,
-    load_source_from_duckdb,
     processes,
-    snowflake_variables,
     wait_until,
     webserver_ready,
 )

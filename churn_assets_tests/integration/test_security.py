@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from churn_assets_tests.conftest import cli, query
+from churn_assets_tests.support.pipeline import cli, query
 
 DROP = "'; DROP TABLE raw.customers; --"
 

@@ -17,11 +17,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from churn_assets_tests.conftest import query, run_pipeline, seed
-from churn_assets_tests.integration.snowflake_fixtures import (
+from churn_assets_tests.support.fake_snowflake import (
     FAKE_CREDENTIALS,
     FAKE_SETTINGS,
-    VENV_BIN,
     admin_connection,
     environment_variables,
     fake_snowflake,
@@ -29,6 +27,8 @@ from churn_assets_tests.integration.snowflake_fixtures import (
     schema_contents,
     snowflake_variables,
 )
+from churn_assets_tests.support.pipeline import query, run_pipeline, seed
+from churn_assets_tests.support.services import VENV_BIN
 
 # fakesnow's and dagster-snowflake's own warnings, not this project's.
 pytestmark = [

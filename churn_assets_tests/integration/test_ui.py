@@ -5,74 +5,14 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
-import sys
-import time
 import urllib.request
 from pathlib import Path
 
-import pytest
-
 from churn_assets.catalog import load_catalog
-from churn_assets_tests.conftest import dagster_instance
+from churn_assets_tests.support.ui import CHECK_STATUSES, chromium, graphql, shown_status
 
-BIN = Path(sys.executable).parent
 STAGES = ["training_set", "model", "predictions", "published_predictions", "monthly_report"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def webserver(completed_home, tmp_path_factory):
-    home = tmp_path_factory.mktemp("ui")
-    shutil.copy(completed_home / "warehouse.duckdb", home / "warehouse.duckdb")
-    shutil.copytree(completed_home / "dagster", home / "dagster")  # the run history of every month
-    dagster_instance(home)  # writes the project's instance config into home/dagster
-    port = free_port()
-    env = {**os.environ, "CHURN_HOME": str(home), "DAGSTER_HOME": str(home / "dagster")}
-    log = open(home / "webserver.log", "w")
-    process = subprocess.Popen(
-        [str(BIN / "dagster-webserver"), "-m", "churn_assets", "-h", "127.0.0.1", "-p", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                urllib.request.urlopen(url + "/server_info", timeout=2)
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        "webserver did not start: " + (home / "webserver.log").read_text()[-2000:]
-                    ) from None
-                time.sleep(0.5)
-        yield url, home
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
-
-
-def graphql(url: str, query: str) -> dict:
-    request = urllib.request.Request(
-        url + "/graphql", data=json.dumps({"query": query}).encode(), headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=60) as response:
-        payload = json.loads(response.read())
-    assert "errors" not in payload, payload
-    return payload["data"]
 
 
 def test_graphql_asset_graph_has_every_model_chain_and_blocking_gates(webserver):
@@ -106,13 +46,6 @@ def test_graphql_asset_graph_has_every_model_chain_and_blocking_gates(webserver)
     assert "customers/snapshot" in {"/".join(d["path"]) for d in nodes["customers/snapshot"]["dependencyKeys"]}
     contract = nodes["customers/snapshot"]["assetChecksOrError"]["checks"]
     assert contract == [{"name": "data_contract", "blocking": True}]
-
-
-def chromium() -> str:
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    if not path:
-        pytest.fail("Chromium is not installed: `make test` installs Debian's chromium (make ui-test-deps)")
-    return path
 
 
 def test_the_lineage_page_renders_the_asset_graph(webserver, tmp_path):
@@ -165,32 +98,6 @@ def test_the_model_plots_are_markdown_images_as_the_readme_says(webserver):
     for label in ("roc_curve", "feature_importance_plot"):
         assert entries[label]["__typename"] == "MarkdownMetadataEntry"
         assert entries[label]["mdStr"].startswith("![") and "data:image/svg+xml;base64," in entries[label]["mdStr"]
-
-
-CHECK_STATUSES = """query($key: AssetKeyInput!) { assetNodeOrError(assetKey: $key) { ... on AssetNode {
-  assetChecksOrError { ... on AssetChecks { checks { name
-    executionForLatestMaterialization { status partition }
-    partitionStatuses { __typename ... on AssetCheckTimePartitionStatuses { ranges { startKey endKey status } } }
-} } } } } }"""
-
-
-def shown_status(check: dict) -> str:
-    """The status the asset page's checks list shows for a check, as the UI derives it
-    (dagster-webserver 1.13: any failed month, then any running, then any skipped, then passed;
-    the latest execution only when there are no partition statuses)."""
-    execution, ranges = check["executionForLatestMaterialization"], (check["partitionStatuses"] or {}).get("ranges")
-    if execution is None:
-        return "Not evaluated"
-    statuses = {r["status"] for r in ranges or [{"status": execution["status"]}]}
-    for status, label in (
-        ("FAILED", "Failed"),
-        ("EXECUTION_FAILED", "Failed"),
-        ("IN_PROGRESS", "Running"),
-        ("SKIPPED", "Skipped"),
-    ):
-        if status in statuses:
-            return label
-    return "Passed"
 
 
 def test_the_checks_list_shows_each_gates_latest_outcome(webserver, tmp_path):

@@ -14,7 +14,7 @@ import yaml
 from churn_assets.catalog import DEFAULT_CATALOG
 from churn_assets.cli import main
 from churn_assets.rules.months import add_months
-from churn_assets_tests.conftest import END_MONTH, churn_home, query
+from churn_assets_tests.support.pipeline import END_MONTH, churn_home, query
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -10,7 +10,7 @@ from churn_assets.catalog import load_catalog
 from churn_assets.reasons import REASON_COLUMNS
 from churn_assets.rules.months import add_months
 from churn_assets.simulate.incidents import CLEAN, VIEW, _keep_clean_copy
-from churn_assets_tests.conftest import END_MONTH, FIRST_MONTH, query, run_pipeline, shipped_catalogue_with
+from churn_assets_tests.support.pipeline import END_MONTH, FIRST_MONTH, query, run_pipeline, shipped_catalogue_with
 
 
 def published(home, month):

@@ -19,8 +19,8 @@ import time
 import psycopg2
 import pytest
 
-from churn_assets_tests.integration.snowflake_fixtures import REPO, graphql, loaded_locations, webserver_ready
-from churn_assets_tests.integration.test_backfill import ASSETS, backfill_finished, launch_backfill
+from churn_assets_tests.support.backfills import ASSETS, backfill_finished, launch_backfill
+from churn_assets_tests.support.services import REPO, graphql, loaded_locations, webserver_ready
 
 pytestmark = [pytest.mark.stack, pytest.mark.filterwarnings("ignore:Using variable_values:DeprecationWarning")]
 

@@ -60,7 +60,7 @@ def test_half_or_wrong_settings_are_refused_at_load(monkeypatch, url, commit, me
 
 def test_every_asset_of_a_deployed_image_links_to_the_repository(monkeypatch, tmp_path):
     from churn_assets.definitions import build_definitions
-    from churn_assets_tests.conftest import churn_home
+    from churn_assets_tests.support.pipeline import churn_home
 
     monkeypatch.setenv("CHURN_GIT_URL", "https://dev.azure.com/contoso/analytics/_git/churn_assets")
     monkeypatch.setenv("CHURN_GIT_COMMIT", COMMIT)
