@@ -42,7 +42,8 @@ test: install ui-test-deps lint
 	    -n $(TEST_WORKERS) --dist loadfile --junitxml=test-results.xml
 
 # Tests that run Dagster's daemon for minutes: a 6-month backfill against `churn-assets run`, the
-# alert sensors seeing a `churn-assets run` (~6 min). CI (.ci/run) runs them after `make test`.
+# alert sensors seeing a `churn-assets run` (~20 min: Dagster's own 30 s backfill evaluations, unpatched).
+# CI (.ci/run) runs them after `make test`.
 test-daemon: install
 	CHURN_TRAIN_THREADS=$${CHURN_TRAIN_THREADS:-1} $(BIN)/python -m pytest churn_assets_tests/integration -q -m daemon --junitxml=test-results-daemon.xml
 
