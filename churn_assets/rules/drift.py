@@ -67,18 +67,24 @@ def numeric_buckets(
 
 
 def categorical_buckets(previous: pd.Series, current: pd.Series) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """The earlier month's levels, one bucket for every level it never had, and NULL."""
-    before = previous.astype(object).where(previous.notna(), None)
-    now = current.astype(object).where(current.notna(), None)
-    levels = sorted({str(v) for v in before if v is not None})
-    known = set(levels)
+    """The earlier month's levels, one bucket for every level it never had, and NULL. Counted per
+    distinct value (a month's million rows hold a handful of levels), compared as text."""
 
-    def shares(values: pd.Series) -> np.ndarray:
-        text = values.map(lambda v: NULL if v is None else (str(v) if str(v) in known else UNSEEN))
-        counts = text.value_counts()
-        return np.array([counts.get(b, 0) for b in [*levels, UNSEEN, NULL]], dtype=float) / max(len(values), 1)
+    def counts_by_text(values: pd.Series) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for value, n in values.value_counts(dropna=True).items():
+            counts[str(value)] = counts.get(str(value), 0) + int(n)
+        return counts
 
-    return [*levels, UNSEEN, NULL], shares(before), shares(now)
+    before, now = counts_by_text(previous), counts_by_text(current)
+    levels = sorted(level for level, n in before.items() if n)
+
+    def shares(counts: dict[str, int], values: pd.Series) -> np.ndarray:
+        unseen = sum(n for level, n in counts.items() if level not in before or not before[level])
+        known = [counts.get(level, 0) for level in levels]
+        return np.array([*known, unseen, int(values.isna().sum())], dtype=float) / max(len(values), 1)
+
+    return [*levels, UNSEEN, NULL], shares(before, previous), shares(now, current)
 
 
 def feature_drift(
