@@ -3,7 +3,6 @@ built from known fake credentials."""
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -120,7 +119,3 @@ def schema_contents(schema: str) -> dict[str, pd.DataFrame]:
             frame = cursor.execute(f"SELECT * FROM {schema}.{table}").fetch_pandas_all()
             contents[table] = frame.sort_values(list(frame.columns[:3])).reset_index(drop=True) if len(frame) else frame
         return contents
-
-
-def month(value: str) -> dt.date:
-    return dt.date.fromisoformat(value)
