@@ -58,21 +58,11 @@ LOCATION = {"repositoryLocationName": "churn_assets", "repositoryName": "__repos
 # What the UI's backfill dialogs add to a backfill's tags (tagsWithUIExecutionTags).
 UI_TAGS = [{"key": "dagster/from_ui", "value": "true"}]
 
-LAUNCH = """
-mutation($params: LaunchBackfillParams!) {
-  launchPartitionBackfill(backfillParams: $params) {
-    __typename
-    ... on LaunchBackfillSuccess { backfillId }
-    ... on PythonError { message }
-  }
-}
-"""
 STATUS = """
 query($id: String!) {
   partitionBackfillOrError(backfillId: $id) { ... on PartitionBackfill { status error { message } } }
 }
 """
-ASSETS = "{ assetNodes { assetKey { path } } }"
 DAEMONS = "{ instance { daemonHealth { allDaemonStatuses { daemonType required healthy } } } }"
 FINAL = ("COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED")
 
@@ -273,6 +263,7 @@ def dagster_services(home: Path, catalog: Path, kind: str, logs: Path):
 def through_the_daemon(home: Path, catalog: Path, months: list[str], kind: str, instance: str, logs: Path) -> dict:
     """A backfill of `months`, launched as the UI launches it; its figures (see the module's docstring)."""
     from churn_assets_tests.support import services as fx
+    from churn_assets_tests.support.backfills import ASSETS, LAUNCH
 
     logs.mkdir(parents=True)
     with dagster_services(home, catalog, instance, logs) as (port, env, started):
