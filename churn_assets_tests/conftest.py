@@ -3,6 +3,7 @@ a real (SQLite-backed) Dagster instance."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -64,7 +65,7 @@ def completed_copy(completed_home, tmp_path) -> Path:
 
 
 @pytest.fixture
-def cli_here(monkeypatch, capsys):
+def cli_here(capsys):
     """`churn-assets ARGS` in this process (`churn_assets.cli.main`, the console script's entry),
     for tests of arguments and settings refused before any work: a new process would add only
     its imports (~3 s a call). Same result as `cli` (support/pipeline.py): returncode, stdout, stderr."""
@@ -72,14 +73,18 @@ def cli_here(monkeypatch, capsys):
     def run(home: Path, *args, env_extra=None) -> subprocess.CompletedProcess:
         from churn_assets.cli import main
 
-        with monkeypatch.context() as env:
-            env.setenv("CHURN_HOME", str(home))
-            for name, value in (env_extra or {}).items():
-                env.setenv(name, value)
-            try:
-                code = main([str(a) for a in args])
-            except SystemExit as exit_:  # argparse's usage errors
-                code = exit_.code
+        # The process environment as it was afterwards: a command may set variables for itself
+        # (`run` points DAGSTER_HOME at the local instance), which must not reach later tests.
+        saved = dict(os.environ)
+        try:
+            os.environ["CHURN_HOME"] = str(home)
+            os.environ.update(env_extra or {})
+            code = main([str(a) for a in args])
+        except SystemExit as exit_:  # argparse's usage errors
+            code = exit_.code
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
         out, err = capsys.readouterr()
         return subprocess.CompletedProcess(["churn-assets", *map(str, args)], code, out, err)
 
