@@ -35,12 +35,6 @@ PLAN_ALLOWANCE = np.array([5.0, 20.0, 60.0, np.inf])  # GB per month; unlimited 
 OVERAGE_PER_GB, OVERAGE_CAP = 1.5, 60.0
 PRODUCT_PRICE, STREAMING_PRICE, PROTECTION_PRICE = 10.0, 12.0, 8.0
 ANNUAL_PRICE_RISE = 1.04  # applied every April
-# Lines on an account: each line after the first at this share of the plan's price. Most
-# consumers have one line and a household a few; small businesses often several and a few of
-# them dozens, so the value of a customer (monthly_charges) has a long right tail.
-EXTRA_LINE_SHARE, MAX_LINES = 0.8, 25
-MULTI_LINE_SHARE = np.array([0.08, 0.6])  # by segment: consumer, small_business
-LINES_TAIL_INDEX = np.array([2.5, 1.1])  # Pareto index of the extra lines: lower, heavier tail
 
 CONTRACTS = ["month-to-month", "one-year", "two-year"]
 CONTRACT_TERM = np.array([1, 12, 24])
@@ -78,24 +72,6 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 def _month_start(d: dt.date) -> dt.date:
     return dt.date(d.year, d.month, 1)
-
-
-def _lines(ids: np.ndarray, segment: np.ndarray) -> np.ndarray:
-    """Lines on each account (static), drawn from a hash of the id rather than the simulation's
-    random stream, so every other column stays as it was without lines."""
-    x = ids.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
-    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    u = ((x ^ (x >> np.uint64(31))) >> np.uint64(11)).astype(np.float64) / 2.0**53  # uniform [0, 1)
-    share = MULTI_LINE_SHARE[segment]
-    v = np.maximum(u / share, 1e-12)  # uniform (0, 1) among the multi-line accounts
-    extra = np.floor(v ** (-1.0 / LINES_TAIL_INDEX[segment]))  # Pareto: 1, 2, ... with a long tail
-    return np.where(u < share, np.minimum(1 + extra, MAX_LINES), 1).astype(np.int16)
-
-
-def _plan_price(plan: np.ndarray, lines: np.ndarray) -> np.ndarray:
-    """The list price of an account's plan with all its lines."""
-    return PLAN_PRICE[plan] * (1 + EXTRA_LINE_SHARE * (lines - 1))
 
 
 # --- customer creation -----------------------------------------------------------------
@@ -155,14 +131,11 @@ def _new_customers(
     call_base = np.exp(4.6 + 0.5 * rng.standard_normal(n) + 0.6 * segment + 0.2 * (age >= 4)).astype(_F)
     d = (SIGMA_D * rng.standard_normal(n)).astype(_F)
     # Pre-simulation spend, so total_charges is plausible for customers already in the book.
-    ids = np.arange(first_id, first_id + n, dtype=np.int64)
-    lines = _lines(ids, segment)
-    est_charge = _plan_price(plan, lines) * 0.95 + PRODUCT_PRICE * (products - 1)
+    est_charge = PLAN_PRICE[plan] * 0.95 + PRODUCT_PRICE * (products - 1)
     total = (tenure * est_charge * rng.uniform(0.85, 1.0, n)).astype(np.float64)
 
     return {
-        "id": ids,
-        "lines": lines,
+        "id": np.arange(first_id, first_id + n, dtype=np.int64),
         "signup_k": (entry_k - tenure).astype(np.int32),
         "age": age,
         "segment": segment,
@@ -309,7 +282,7 @@ def simulate_business(customers: int, months: int, seed: int, end_month: dt.date
         surveyed = rng.random(n, dtype=_F) < 0.2
         nps = np.clip(np.round(7.2 - 1.6 * z + 1.6 * rng.standard_normal(n, dtype=_F)), 0, 10)
         charges = (
-            price_index * _plan_price(plan, s["lines"]) * (1 - s["discount"])
+            price_index * PLAN_PRICE[plan] * (1 - s["discount"])
             + PRODUCT_PRICE * (s["products"] - 1)
             + STREAMING_PRICE * s["streaming"]
             + PROTECTION_PRICE * s["protection"]
