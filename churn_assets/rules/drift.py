@@ -73,14 +73,15 @@ def categorical_buckets(previous: pd.Series, current: pd.Series) -> tuple[list[s
     def counts_by_text(values: pd.Series) -> dict[str, int]:
         counts: dict[str, int] = {}
         for value, n in values.value_counts(dropna=True).items():
-            counts[str(value)] = counts.get(str(value), 0) + int(n)
+            if n:  # a categorical's unused categories are counted 0: not levels of the month
+                counts[str(value)] = counts.get(str(value), 0) + int(n)
         return counts
 
     before, now = counts_by_text(previous), counts_by_text(current)
-    levels = sorted(level for level, n in before.items() if n)
+    levels = sorted(before)
 
     def shares(counts: dict[str, int], values: pd.Series) -> np.ndarray:
-        unseen = sum(n for level, n in counts.items() if level not in before or not before[level])
+        unseen = sum(n for level, n in counts.items() if level not in before)
         known = [counts.get(level, 0) for level in levels]
         return np.array([*known, unseen, int(values.isna().sum())], dtype=float) / max(len(values), 1)
 
